@@ -1,0 +1,109 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Example plugins shipped in `Plugins/`: product name (the library file is `lib<product>.so`),
+/// target name and source folder.
+let examplePlugins: [(product: String, target: String, path: String, language: String)] = [
+    ("echo_c", "EchoCPlugin", "Plugins/echo_c/Sources", "c"),
+    ("demo", "DemoPlugin", "Plugins/demo/Sources", "swift"),
+    ("notes", "NotesPlugin", "Plugins/notes/Sources", "swift"),
+]
+
+/// Deliberately broken plugins the loader and transport tests load for real.
+let fixturePlugins: [(product: String, target: String)] = [
+    ("fixture_misbehaving", "FixtureMisbehaving"),
+    ("fixture_abi2", "FixtureABI2"),
+    ("fixture_nosymbol", "FixtureNoSymbol"),
+    ("fixture_toolchain", "FixtureToolchain"),
+]
+
+/// Plugins link `-Bsymbolic` so their own symbols never bind to a copy in the host
+/// (see shared/reference/swift-plugins-measured.md §3).
+let pluginLinkerSettings: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bsymbolic"])]
+
+let package = Package(
+    name: "plugboard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "plugboard", targets: ["PlugboardCLI"]),
+        .executable(name: "bench-raw-route", targets: ["BenchRawRoute"]),
+        .library(name: "PlugboardKit", targets: ["PlugboardKit"]),
+    ]
+        + examplePlugins.map { .library(name: $0.product, type: .dynamic, targets: [$0.target]) }
+        + fixturePlugins.map { .library(name: $0.product, type: .dynamic, targets: [$0.target]) },
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+    ],
+    targets: [
+        // The C ABI: the only thing host and plugins share.
+        .target(name: "CPlugboard", path: "Sources/CPlugboard"),
+        // The Swift plugin SDK. Depends on nothing but the header, so plugins never inherit the host's graph.
+        .target(name: "PlugboardKit", dependencies: ["CPlugboard"]),
+        // JSON values, the writer and the JSON Schema subset the host validates with.
+        .target(name: "PlugboardJSON"),
+        // MCP: JSON-RPC, both protocol eras and Streamable HTTP semantics. No HTTP framework, no plugins, no auth.
+        .target(
+            name: "PlugboardMCP",
+            dependencies: [
+                "PlugboardJSON",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Manifests, the dlopen loader, plugin transports, the catalog and generations. No HTTP, no auth.
+        .target(
+            name: "PlugboardPlugins",
+            dependencies: [
+                "CPlugboard", "PlugboardJSON", "PlugboardMCP",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The composition root: configuration, the HTTP server, stdio mode.
+        .target(
+            name: "PlugboardServer",
+            dependencies: [
+                "PlugboardJSON", "PlugboardMCP", "PlugboardPlugins",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "PlugboardCLI",
+            dependencies: [
+                "PlugboardServer", "PlugboardPlugins",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The benchmark's baseline: a bare Hummingbird route doing the same JSON-RPC decode/encode.
+        .executableTarget(
+            name: "BenchRawRoute",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "bench/RawRoute"
+        ),
+        .testTarget(
+            name: "PlugboardTests",
+            dependencies: ["PlugboardJSON", "PlugboardMCP", "PlugboardPlugins", "PlugboardServer", "CPlugboard"]
+        ),
+    ]
+        + examplePlugins.map { plugin in
+            plugin.language == "c"
+                ? .target(name: plugin.target, dependencies: ["CPlugboard"], path: plugin.path, publicHeadersPath: ".", linkerSettings: pluginLinkerSettings)
+                : .target(name: plugin.target, dependencies: ["PlugboardKit"], path: plugin.path, linkerSettings: pluginLinkerSettings)
+        }
+        + fixturePlugins.map {
+            .target(
+                name: $0.target, dependencies: ["CPlugboard"], path: "Tests/Fixtures/\($0.product)", publicHeadersPath: ".",
+                linkerSettings: pluginLinkerSettings)
+        }
+)

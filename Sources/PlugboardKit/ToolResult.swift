@@ -1,0 +1,97 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// What a tool returns: content blocks for the model and, optionally, a structured value that
+/// matches the tool's `output_schema`.
+public struct ToolResult: Sendable {
+    public var content: [Content]
+    /// The structured value, already encoded as JSON.
+    var structuredJSON: [UInt8]?
+    public var isError: Bool
+
+    public init(content: [Content], isError: Bool = false) {
+        self.content = content
+        self.isError = isError
+    }
+
+    /// Plain text for the model.
+    public static func text(_ text: String) -> ToolResult {
+        ToolResult(content: [.text(text)])
+    }
+
+    /// A structured value (for tools with an `output_schema`), also rendered as JSON text for
+    /// clients that only read text content.
+    public static func structured<Value: Encodable>(_ value: Value) -> ToolResult {
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let json = [UInt8](try encoder.encode(value))
+            var result = ToolResult(content: [.text(String(decoding: json, as: UTF8.self))])
+            result.structuredJSON = json
+            return result
+        } catch {
+            return .error("the tool's result could not be encoded as JSON: \(error)")
+        }
+    }
+
+    /// A failure the model can act on. Throwing `ToolError` does the same.
+    public static func error(_ message: String) -> ToolResult {
+        ToolResult(content: [.text(message)], isError: true)
+    }
+
+    /// The MCP CallToolResult object, as the ABI expects it.
+    func encoded() -> [UInt8] {
+        var out: [UInt8] = Array(#"{"content":"#.utf8)
+        out += (try? JSONEncoder().encode(content)).map { [UInt8]($0) } ?? Array("[]".utf8)
+        if let structuredJSON {
+            out += Array(#","structuredContent":"#.utf8)
+            out += structuredJSON
+        }
+        if isError { out += Array(#","isError":true"#.utf8) }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}
+
+/// A content block of a tool result.
+public enum Content: Sendable, Encodable {
+    case text(String)
+    /// Base64-encoded image data.
+    case image(base64: String, mimeType: String)
+    /// A link to a resource the client may read.
+    case resourceLink(uri: String, name: String, mimeType: String? = nil, description: String? = nil)
+    /// A resource's text embedded in the result.
+    case embeddedText(uri: String, text: String, mimeType: String? = nil)
+
+    private enum Keys: String, CodingKey {
+        case type, text, data, mimeType, uri, name, description, resource
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        switch self {
+        case .text(let text):
+            try container.encode("text", forKey: .type)
+            try container.encode(text, forKey: .text)
+        case .image(let data, let mimeType):
+            try container.encode("image", forKey: .type)
+            try container.encode(data, forKey: .data)
+            try container.encode(mimeType, forKey: .mimeType)
+        case .resourceLink(let uri, let name, let mimeType, let description):
+            try container.encode("resource_link", forKey: .type)
+            try container.encode(uri, forKey: .uri)
+            try container.encode(name, forKey: .name)
+            try container.encodeIfPresent(mimeType, forKey: .mimeType)
+            try container.encodeIfPresent(description, forKey: .description)
+        case .embeddedText(let uri, let text, let mimeType):
+            try container.encode("resource", forKey: .type)
+            var resource = container.nestedContainer(keyedBy: Keys.self, forKey: .resource)
+            try resource.encode(uri, forKey: .uri)
+            try resource.encode(text, forKey: .text)
+            try resource.encodeIfPresent(mimeType, forKey: .mimeType)
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Logging
+import PlugboardJSON
+
+/// Answers MCP requests of either era from the current catalog. Transport-neutral: the HTTP and
+/// stdio transports decode a message, pick the era, and hand it here.
+public final class MCPServer: Sendable {
+    public let description: ServerDescription
+    private let catalogs: any MCPCatalogSource
+    private let inFlight = InFlightRequests()
+    private let pageSize: Int
+    private let logger: Logger
+
+    public init(description: ServerDescription, catalogs: any MCPCatalogSource, pageSize: Int = 100, logger: Logger) {
+        self.description = description
+        self.catalogs = catalogs
+        self.pageSize = max(1, pageSize)
+        self.logger = logger
+    }
+
+    /// Serves one request. Errors come back as `MCPError`, with era-specific codes already applied.
+    public func respond(
+        to request: JSONRPCRequest, era: ProtocolEra, caller: MCPCaller, progress: ProgressSink? = nil,
+        cancellation: CancellationSignal = CancellationSignal()
+    ) async -> Result<JSONValue, MCPError> {
+        inFlight.begin(owner: caller.owner, id: request.id, signal: cancellation)
+        defer { inFlight.end(owner: caller.owner, id: request.id, signal: cancellation) }
+        let context = MCPCallContext(caller: caller, requestID: request.id, progress: progress, cancellation: cancellation)
+        do {
+            let result = try await dispatch(request, era: era, context: context)
+            return .success(era.isModern ? decorateModern(result) : result)
+        } catch {
+            return .failure(era.isModern ? modernError(error) : error)
+        }
+    }
+
+    /// Handles a notification from the client. Only cancellation needs action.
+    public func receive(notification method: String, params: JSONObject, caller: MCPCaller) {
+        guard method == "notifications/cancelled" else { return }
+        guard let id = params["requestId"].flatMap(RequestID.init) else { return }
+        logger.debug("request cancelled by client", metadata: ["request": "\(id)", "owner": "\(caller.owner)"])
+        inFlight.cancel(owner: caller.owner, id: id)
+    }
+
+    // MARK: Dispatch
+
+    private func dispatch(_ request: JSONRPCRequest, era: ProtocolEra, context: MCPCallContext) async throws(MCPError) -> JSONValue {
+        let params = request.params
+        switch request.method {
+        case "initialize":
+            let requested = params["protocolVersion"]?.stringValue
+            var result: JSONObject = [
+                "protocolVersion": .string(ProtocolVersion.negotiate(requested)),
+                "capabilities": description.capabilities,
+                "serverInfo": description.implementation,
+            ]
+            if let instructions = description.instructions { result["instructions"] = .string(instructions) }
+            return .object(result)
+        case "server/discover":
+            var result: JSONObject = [
+                "supportedVersions": .array(ProtocolVersion.all.map(JSONValue.string)),
+                "capabilities": description.capabilities,
+                "serverInfo": description.implementation,
+            ]
+            if let instructions = description.instructions { result["instructions"] = .string(instructions) }
+            result["ttlMs"] = .int(Int64(description.listTTLMilliseconds))
+            result["cacheScope"] = "public"
+            return .object(result)
+        case "ping":
+            return .object(JSONObject())
+        case "tools/list":
+            let catalog = catalogs.currentCatalog()
+            return try list("tools", catalog.tools(for: context.caller), params: params, era: era)
+        case "resources/list":
+            let catalog = catalogs.currentCatalog()
+            return try list("resources", catalog.resources(for: context.caller), params: params, era: era)
+        case "resources/templates/list":
+            let catalog = catalogs.currentCatalog()
+            return try list("resourceTemplates", catalog.resourceTemplates(for: context.caller), params: params, era: era)
+        case "prompts/list":
+            let catalog = catalogs.currentCatalog()
+            return try list("prompts", catalog.prompts(for: context.caller), params: params, era: era)
+        case "tools/call":
+            guard let name = params["name"]?.stringValue else {
+                throw MCPError(.invalidParams, "tools/call needs params.name, the tool to call")
+            }
+            let arguments: JSONObject
+            switch params["arguments"] {
+            case nil, .null?: arguments = JSONObject()
+            case .object(let object)?: arguments = object
+            default: throw MCPError(.invalidParams, "params.arguments must be an object")
+            }
+            return try await catalogs.currentCatalog().callTool(name, arguments: arguments, context: context)
+        case "resources/read":
+            guard let uri = params["uri"]?.stringValue else {
+                throw MCPError(.invalidParams, "resources/read needs params.uri")
+            }
+            var result = try await catalogs.currentCatalog().readResource(uri, context: context)
+            if era.isModern, case .object(var object) = result {
+                // Resource contents come from plugins and may depend on the caller.
+                object["ttlMs"] = 0
+                object["cacheScope"] = "private"
+                result = .object(object)
+            }
+            return result
+        case "prompts/get":
+            guard let name = params["name"]?.stringValue else {
+                throw MCPError(.invalidParams, "prompts/get needs params.name")
+            }
+            var arguments: [String: String] = [:]
+            for entry in params["arguments"]?.objectValue?.entries ?? [] {
+                guard let value = entry.value.stringValue else {
+                    throw MCPError(.invalidParams, "prompt argument '\(entry.key)' must be a string")
+                }
+                arguments[entry.key] = value
+            }
+            return try await catalogs.currentCatalog().getPrompt(name, arguments: arguments, context: context)
+        case "completion/complete":
+            return try complete(params, caller: context.caller)
+        default:
+            throw MCPError(.methodNotFound, "Method not found: \(request.method)")
+        }
+    }
+
+    private func list(_ key: String, _ items: [JSONValue], params: JSONObject, era: ProtocolEra) throws(MCPError) -> JSONValue {
+        let page = try Pagination.page(items, cursor: params["cursor"], size: pageSize)
+        var result: JSONObject = [key: .array(page.items)]
+        if let next = page.next { result["nextCursor"] = .string(next) }
+        if era.isModern {
+            result["ttlMs"] = .int(Int64(description.listTTLMilliseconds))
+            // Lists may differ per caller once tokens carry scopes, so shared caches must not keep them.
+            result["cacheScope"] = "private"
+        }
+        return .object(result)
+    }
+
+    private func complete(_ params: JSONObject, caller: MCPCaller) throws(MCPError) -> JSONValue {
+        guard let ref = params["ref"]?.objectValue, let type = ref["type"]?.stringValue else {
+            throw MCPError(.invalidParams, "completion/complete needs params.ref with a type")
+        }
+        guard let argument = params["argument"]?.objectValue, let name = argument["name"]?.stringValue else {
+            throw MCPError(.invalidParams, "completion/complete needs params.argument.name")
+        }
+        let prefix = argument["value"]?.stringValue ?? ""
+        let reference: CompletionReference
+        switch type {
+        case "ref/prompt":
+            guard let promptName = ref["name"]?.stringValue else { throw MCPError(.invalidParams, "ref/prompt needs a name") }
+            reference = .prompt(name: promptName)
+        case "ref/resource":
+            guard let uri = ref["uri"]?.stringValue else { throw MCPError(.invalidParams, "ref/resource needs a uri") }
+            reference = .resourceTemplate(uri: uri)
+        default:
+            throw MCPError(.invalidParams, "unknown completion reference type '\(type)'")
+        }
+        let values = try catalogs.currentCatalog().complete(reference, argument: name, prefix: prefix, caller: caller)
+        return ["completion": ["values": .array(values.map(JSONValue.string)), "total": .int(Int64(values.count)), "hasMore": false]]
+    }
+
+    // MARK: Eras
+
+    /// 2026-07-28 results say they are complete and who answered.
+    private func decorateModern(_ result: JSONValue) -> JSONValue {
+        guard case .object(var object) = result else { return result }
+        object["resultType"] = "complete"
+        var meta = object["_meta"]?.objectValue ?? JSONObject()
+        meta["io.modelcontextprotocol/serverInfo"] = description.implementation
+        object["_meta"] = .object(meta)
+        return .object(object)
+    }
+
+    /// 2026-07-28 folds "resource not found" into invalid params.
+    private func modernError(_ error: MCPError) -> MCPError {
+        guard error.code == .resourceNotFound else { return error }
+        return MCPError(.invalidParams, error.message, data: error.data)
+    }
+}

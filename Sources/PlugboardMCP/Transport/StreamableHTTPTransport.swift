@@ -1,0 +1,291 @@
+import HTTPTypes
+import Logging
+import PlugboardJSON
+
+/// The MCP Streamable HTTP transport, stateless and dual-era, independent of any HTTP framework.
+///
+/// Every POST stands alone: no session is issued or required (hosted Claude re-initializes and
+/// drops session ids), so any instance behind a load balancer can answer any request. The era is
+/// chosen per request from `MCP-Protocol-Version`, as the Python SDK's reference server does.
+public struct StreamableHTTPTransport: Sendable {
+    public let server: MCPServer
+    public let policy: HTTPRequestPolicy
+    /// The largest request body accepted; the HTTP layer answers `payloadTooLarge()` above it.
+    public let maxBodyBytes: Int
+    private let logger: Logger
+
+    public init(server: MCPServer, policy: HTTPRequestPolicy, maxBodyBytes: Int, logger: Logger) {
+        self.server = server
+        self.policy = policy
+        self.maxBodyBytes = maxBodyBytes
+        self.logger = logger
+    }
+
+    /// Answers one HTTP request to the MCP endpoint for `caller`.
+    public func handle(_ request: MCPHTTPRequest, caller: MCPCaller) async -> MCPHTTPResponse {
+        let headers = request.headerFields
+        guard policy.allows(host: request.authority) else {
+            return Self.error(.misdirectedRequest, MCPError(.invalidRequest, "this server does not answer to host '\(request.authority ?? "")'"))
+        }
+        guard policy.allows(origin: headers[.origin]) else {
+            return Self.error(.forbidden, MCPError(.invalidRequest, "origin '\(headers[.origin] ?? "")' is not allowed"))
+        }
+        switch request.method {
+        case .post:
+            return await post(request, caller: caller)
+        case .get:
+            // No standalone stream: this stateless server has nothing unrelated to a request to push.
+            return Self.methodNotAllowed("GET opens no stream here: this server is stateless; POST requests to it")
+        case .delete:
+            return Self.methodNotAllowed("DELETE ends a session, and this server issues none")
+        default:
+            return Self.methodNotAllowed("use POST")
+        }
+    }
+
+    /// The answer for a body over `maxBodyBytes`.
+    public func payloadTooLarge() -> MCPHTTPResponse {
+        Self.error(.contentTooLarge, MCPError(.invalidRequest, "request body exceeds \(maxBodyBytes) bytes"))
+    }
+
+    // MARK: POST
+
+    private func post(_ request: MCPHTTPRequest, caller: MCPCaller) async -> MCPHTTPResponse {
+        let headers = request.headerFields
+        guard Self.isJSON(headers[.contentType]) else {
+            return Self.error(.unsupportedMediaType, MCPError(.invalidRequest, "Content-Type must be application/json"))
+        }
+        let accept = Accept(headers[.accept])
+        guard accept.json || accept.eventStream else {
+            return Self.error(.notAcceptable, MCPError(.invalidRequest, "Accept must allow application/json and text/event-stream"))
+        }
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: request.body)
+        } catch {
+            return Self.error(.badRequest, MCPError(.parseError, "Parse error: \(error)"))
+        }
+        let message: JSONRPCMessage
+        do {
+            message = try JSONRPCMessage(value)
+        } catch {
+            return Self.error(.badRequest, error, id: value["id"].flatMap(RequestID.init))
+        }
+
+        let era: ProtocolEra
+        switch Self.era(header: headers[.mcpProtocolVersion], message: message) {
+        case .success(let chosen): era = chosen
+        case .failure(let error): return Self.error(.badRequest, error, id: message.id)
+        }
+        if era.isModern, let error = Self.checkModernHeaders(headers, message: message) {
+            return Self.error(.badRequest, error, id: message.id)
+        }
+
+        switch message {
+        case .response:
+            return .complete(status: .accepted, headerFields: [:], body: [])
+        case .notification(let method, let params):
+            server.receive(notification: method, params: params, caller: caller)
+            return .complete(status: .accepted, headerFields: [:], body: [])
+        case .request(let rpc):
+            if let token = rpc.meta?["progressToken"], token != .null, accept.eventStream {
+                return stream(rpc, era: era, caller: caller, progressToken: token)
+            }
+            let result = await server.respond(to: rpc, era: era, caller: caller)
+            switch result {
+            case .success(let value):
+                return Self.json(.ok, JSONRPCEncoding.result(id: rpc.id, value))
+            case .failure(let error):
+                return Self.json(Self.status(of: error, era: era), JSONRPCEncoding.error(id: rpc.id, error))
+            }
+        }
+    }
+
+    /// Answers with an SSE stream: progress notifications as they come, then the response.
+    private func stream(_ request: JSONRPCRequest, era: ProtocolEra, caller: MCPCaller, progressToken: JSONValue) -> MCPHTTPResponse {
+        let server = self.server
+        var headers: HTTPFields = [:]
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache, no-transform"
+        headers[.xAccelBuffering] = "no"
+        return .stream(status: .ok, headerFields: headers) { writer in
+            let (events, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(256))
+            let cancellation = CancellationSignal()
+            let progress: ProgressSink = { update in
+                var params: JSONObject = ["progressToken": progressToken, "progress": .double(update.progress)]
+                if let total = update.total { params["total"] = .double(total) }
+                if let message = update.message { params["message"] = .string(message) }
+                continuation.yield(SSE.message(JSONRPCEncoding.notification(method: "notifications/progress", params: .object(params))))
+            }
+            let work = Task {
+                let result = await server.respond(to: request, era: era, caller: caller, progress: progress, cancellation: cancellation)
+                switch result {
+                case .success(let value):
+                    continuation.yield(SSE.message(JSONRPCEncoding.result(id: request.id, value)))
+                case .failure(let error) where error.code == .requestCancelled:
+                    break  // a cancelled request gets no response
+                case .failure(let error):
+                    continuation.yield(SSE.message(JSONRPCEncoding.error(id: request.id, error)))
+                }
+                continuation.finish()
+            }
+            do {
+                for await event in events {
+                    try await writer.write(event)
+                }
+            } catch {
+                // The client closed the stream: in 2026-07-28 that cancels the request.
+                cancellation.cancel()
+                continuation.finish()
+            }
+            await work.value
+        }
+    }
+
+    // MARK: Eras and headers
+
+    static func era(header: String?, message: JSONRPCMessage) -> Result<ProtocolEra, MCPError> {
+        if case .request(let request) = message, request.method == "initialize" {
+            // initialize only exists in the handshake era, whatever the header says.
+            return .success(.legacy(version: ProtocolVersion.negotiate(request.params["protocolVersion"]?.stringValue)))
+        }
+        guard let header else { return .success(.legacy(version: ProtocolVersion.assumedWithoutHeader)) }
+        if header == ProtocolVersion.modern { return .success(.modern) }
+        if ProtocolVersion.legacy.contains(header) { return .success(.legacy(version: header)) }
+        return .failure(
+            MCPError(
+                .unsupportedProtocolVersion, "Unsupported protocol version '\(header)'",
+                data: ["supported": .array(ProtocolVersion.all.map(JSONValue.string)), "requested": .string(header)]))
+    }
+
+    /// 2026-07-28: `Mcp-Method`/`Mcp-Name` must repeat the body, and every request carries its
+    /// protocol version and client capabilities in `_meta`.
+    static func checkModernHeaders(_ headers: HTTPFields, message: JSONRPCMessage) -> MCPError? {
+        let method: String
+        let params: JSONObject
+        switch message {
+        case .request(let request): (method, params) = (request.method, request.params)
+        case .notification(let name, let body): (method, params) = (name, body)
+        case .response: return MCPError(.invalidRequest, "clients send no responses in protocol version \(ProtocolVersion.modern)")
+        }
+        guard let methodHeader = headers[.mcpMethod] else {
+            return MCPError(.headerMismatch, "missing Mcp-Method header (it must repeat the body's method, '\(method)')")
+        }
+        guard methodHeader == method else {
+            return MCPError(.headerMismatch, "Mcp-Method header '\(methodHeader)' does not match the body's method '\(method)'")
+        }
+        let nameKey: String? =
+            switch method {
+            case "tools/call", "prompts/get": "name"
+            case "resources/read": "uri"
+            default: nil
+            }
+        if let nameKey {
+            let bodyName = params[nameKey]?.stringValue ?? ""
+            guard let raw = headers[.mcpName] else {
+                return MCPError(.headerMismatch, "missing Mcp-Name header (it must repeat params.\(nameKey), '\(bodyName)')")
+            }
+            guard let headerName = decodeHeaderValue(raw) else {
+                return MCPError(.headerMismatch, "Mcp-Name header is not valid (plain ASCII or =?base64?...?=)")
+            }
+            guard headerName == bodyName else {
+                return MCPError(.headerMismatch, "Mcp-Name header '\(headerName)' does not match params.\(nameKey) '\(bodyName)'")
+            }
+        }
+        guard case .request = message else { return nil }
+        let meta = params["_meta"]?.objectValue
+        guard let version = meta?["io.modelcontextprotocol/protocolVersion"]?.stringValue else {
+            return MCPError(.invalidParams, "params._meta must carry \"io.modelcontextprotocol/protocolVersion\" in protocol version \(ProtocolVersion.modern)")
+        }
+        guard version == headers[.mcpProtocolVersion] else {
+            return MCPError(.headerMismatch, "MCP-Protocol-Version header and params._meta protocolVersion ('\(version)') differ")
+        }
+        guard meta?["io.modelcontextprotocol/clientCapabilities"]?.objectValue != nil else {
+            return MCPError(.invalidParams, "params._meta must carry \"io.modelcontextprotocol/clientCapabilities\" in protocol version \(ProtocolVersion.modern)")
+        }
+        return nil
+    }
+
+    /// Header values are ASCII; other text travels as `=?base64?<base64 of UTF-8>?=`.
+    static func decodeHeaderValue(_ value: String) -> String? {
+        guard value.hasPrefix("=?base64?"), value.hasSuffix("?="), value.count >= 11 else {
+            return value.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? value : nil
+        }
+        let encoded = value.dropFirst(9).dropLast(2)
+        guard let bytes = Base64.decode(encoded) else { return nil }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    static func status(of error: MCPError, era: ProtocolEra) -> HTTPResponse.Status {
+        switch error.code {
+        case .parseError, .invalidRequest, .headerMismatch, .unsupportedProtocolVersion, .missingRequiredClientCapability:
+            .badRequest
+        case .methodNotFound:
+            era.isModern ? .notFound : .ok
+        case .invalidParams:
+            era.isModern ? .badRequest : .ok
+        default:
+            .ok
+        }
+    }
+
+    // MARK: Responses
+
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: " ").lowercased() } ?? ""
+        return mediaType == "application/json"
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ body: [UInt8]) -> MCPHTTPResponse {
+        .complete(status: status, headerFields: [.contentType: "application/json"], body: body)
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ error: MCPError, id: RequestID? = nil) -> MCPHTTPResponse {
+        json(status, JSONRPCEncoding.error(id: id, error))
+    }
+
+    static func methodNotAllowed(_ reason: String) -> MCPHTTPResponse {
+        .complete(
+            status: .methodNotAllowed, headerFields: [.contentType: "application/json", .allow: "POST"],
+            body: JSONRPCEncoding.error(id: nil, MCPError(.invalidRequest, "Method not allowed: \(reason)")))
+    }
+}
+
+/// What an `Accept` header allows. No header means anything.
+struct Accept {
+    let json: Bool
+    let eventStream: Bool
+
+    init(_ header: String?) {
+        guard let header else {
+            (json, eventStream) = (true, true)
+            return
+        }
+        var json = false
+        var eventStream = false
+        for item in header.split(separator: ",") {
+            let mediaType = item.split(separator: ";").first.map { $0.trimmingCharacters(in: " ").lowercased() } ?? ""
+            switch mediaType {
+            case "*/*": (json, eventStream) = (true, true)
+            case "application/*", "application/json": json = true
+            case "text/*", "text/event-stream": eventStream = true
+            default: break
+            }
+        }
+        (self.json, self.eventStream) = (json, eventStream)
+    }
+}
+
+extension JSONRPCMessage {
+    var id: RequestID? {
+        if case .request(let request) = self { return request.id }
+        return nil
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: Character) -> String {
+        String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
+    }
+}

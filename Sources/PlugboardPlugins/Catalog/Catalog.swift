@@ -1,0 +1,272 @@
+import CPlugboard
+import Logging
+import PlugboardJSON
+import PlugboardMCP
+
+/// The tools, resources and prompts of one generation, and how to run them. Immutable: a reload
+/// builds a new catalog beside this one.
+public final class Catalog: MCPCatalog {
+    public let revision: UInt64
+    let tools: [CatalogTool]
+    private let toolsByName: [String: CatalogTool]
+    let resources: [CatalogResource]
+    let prompts: [CatalogPrompt]
+    private let promptsByName: [String: CatalogPrompt]
+    private let logger: Logger
+
+    init(revision: UInt64, tools: [CatalogTool], resources: [CatalogResource], prompts: [CatalogPrompt], logger: Logger) {
+        self.revision = revision
+        self.tools = tools
+        self.toolsByName = Dictionary(tools.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.resources = resources
+        self.prompts = prompts
+        self.promptsByName = Dictionary(prompts.map { ($0.manifest.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.logger = logger
+    }
+
+    /// The names clients see, in catalog order.
+    public var toolNames: [String] { tools.map(\.name) }
+    public var promptNames: [String] { prompts.map(\.manifest.name) }
+
+    // MARK: Lists
+
+    public func tools(for caller: MCPCaller) -> [JSONValue] {
+        tools.filter { caller.allows($0.manifest.scopes) }.map(\.listing)
+    }
+
+    public func resources(for caller: MCPCaller) -> [JSONValue] {
+        resources.filter { if case .uri = $0.manifest.address { true } else { false } }.map(\.listing)
+    }
+
+    public func resourceTemplates(for caller: MCPCaller) -> [JSONValue] {
+        resources.filter { if case .template = $0.manifest.address { true } else { false } }.map(\.listing)
+    }
+
+    public func prompts(for caller: MCPCaller) -> [JSONValue] {
+        prompts.map(\.listing)
+    }
+
+    // MARK: Tools
+
+    public func callTool(_ name: String, arguments: JSONObject, context: MCPCallContext) async throws(MCPError) -> JSONValue {
+        guard let tool = toolsByName[name], context.caller.allows(tool.manifest.scopes) else {
+            throw MCPError(.invalidParams, "Unknown tool '\(name)'. Call tools/list for the available tools.")
+        }
+        let violations = tool.manifest.inputSchema.validate(.object(arguments))
+        guard violations.isEmpty else {
+            return Self.errorResult(
+                "Invalid arguments for tool '\(name)': "
+                    + violations.map(\.description).joined(separator: "; ")
+                    + ". Expected arguments matching this JSON Schema: \(tool.manifest.inputSchema.document.jsonString)")
+        }
+        let outcome = await tool.transport.invoke(
+            PluginCall(
+                handler: tool.manifest.handler,
+                input: JSONValue.object(arguments).jsonBytes,
+                owner: context.caller.owner,
+                timeout: .milliseconds(tool.manifest.limits.timeoutMilliseconds),
+                progress: context.progress,
+                cancellation: context.cancellation
+            ))
+        switch outcome {
+        case .completed(let status, let bytes):
+            return toolResult(status: status, bytes: bytes, tool: tool)
+        case .timedOut:
+            return Self.errorResult(
+                "The tool '\(name)' did not finish within its \(tool.manifest.limits.timeoutMilliseconds) ms time limit. "
+                    + "Try a narrower request.")
+        case .cancelled:
+            throw MCPError(.requestCancelled, "the request was cancelled")
+        case .unavailable(let reason):
+            return Self.errorResult("The tool '\(name)' is unavailable: \(reason). Try again.")
+        }
+    }
+
+    private func toolResult(status: Int32, bytes: [UInt8], tool: CatalogTool) -> JSONValue {
+        let message = String(decoding: bytes, as: UTF8.self)
+        switch status {
+        case PB_OK:
+            break
+        case PB_TOOL_ERROR:
+            return Self.errorResult(message.isEmpty ? "The tool '\(tool.name)' failed." : message)
+        case PB_INVALID_ARGUMENTS:
+            return Self.errorResult("Invalid arguments for tool '\(tool.name)': \(message)")
+        case PB_NOT_FOUND:
+            return Self.errorResult(message.isEmpty ? "Not found." : "Not found: \(message)")
+        default:
+            logger.error("plugin call failed", metadata: ["plugin": "\(tool.plugin)", "tool": "\(tool.name)", "status": "\(status)", "reason": "\(message)"])
+            return Self.errorResult("The tool '\(tool.name)' failed with an internal error; the server log has the details.")
+        }
+        let result: JSONValue
+        do {
+            result = try checkedToolResult(bytes, outputSchema: tool.manifest.outputSchema)
+        } catch {
+            logger.error("plugin returned an invalid tool result", metadata: ["plugin": "\(tool.plugin)", "tool": "\(tool.name)", "reason": "\(error)"])
+            return Self.errorResult("The tool '\(tool.name)' returned an invalid result (\(error)); the server log has the details.")
+        }
+        let size = result.jsonBytes.count
+        let limit = tool.manifest.limits.maxResultCharacters
+        if size > limit {
+            return Self.errorResult(
+                "The result of '\(tool.name)' is \(size) characters, over this tool's limit of \(limit). "
+                    + "Ask for less: add filters or request a smaller page.")
+        }
+        return result
+    }
+
+    /// Checks that a plugin's result is a well-formed CallToolResult that honours the tool's
+    /// output schema, adding the text rendering of structured content when the plugin left it out.
+    private func checkedToolResult(_ bytes: [UInt8], outputSchema: JSONSchema?) throws(InvalidResult) -> JSONValue {
+        let parsed: JSONValue
+        do {
+            parsed = try JSONValue(parsing: bytes)
+        } catch {
+            throw InvalidResult("not valid JSON: \(error)")
+        }
+        guard var object = parsed.objectValue else { throw InvalidResult("expected a JSON object") }
+        var content = [JSONValue]()
+        if let value = object["content"] {
+            guard let array = value.arrayValue else { throw InvalidResult("'content' must be an array") }
+            content = array
+        }
+        for (offset, block) in content.enumerated() {
+            guard let type = block["type"]?.stringValue else { throw InvalidResult("content[\(offset)] has no 'type'") }
+            let required: [String] =
+                switch type {
+                case "text": ["text"]
+                case "image", "audio": ["data", "mimeType"]
+                case "resource_link": ["uri", "name"]
+                case "resource": ["resource"]
+                default: throw InvalidResult("content[\(offset)] has the unknown type '\(type)'")
+                }
+            for field in required where block[field] == nil {
+                throw InvalidResult("content[\(offset)] of type '\(type)' lacks '\(field)'")
+            }
+        }
+        let isError = object["isError"]?.boolValue ?? false
+        if let structured = object["structuredContent"] {
+            if content.isEmpty { content = [["type": "text", "text": .string(structured.jsonString)]] }
+        }
+        if let outputSchema, !isError {
+            guard let structured = object["structuredContent"] else {
+                throw InvalidResult("the tool declares an output_schema but the result has no structuredContent")
+            }
+            let violations = outputSchema.validate(structured)
+            guard violations.isEmpty else {
+                throw InvalidResult("structuredContent does not match the output_schema: \(violations.map(\.description).joined(separator: "; "))")
+            }
+        }
+        object["content"] = .array(content)
+        return .object(object)
+    }
+
+    static func errorResult(_ message: String) -> JSONValue {
+        ["content": [["type": "text", "text": .string(message)]], "isError": true]
+    }
+
+    // MARK: Resources
+
+    public func readResource(_ uri: String, context: MCPCallContext) async throws(MCPError) -> JSONValue {
+        guard let (resource, parameters) = resources.lazy.compactMap({ entry in entry.match(uri).map { (entry, $0) } }).first else {
+            throw MCPError(.resourceNotFound, "Resource not found: \(uri)", data: ["uri": .string(uri)])
+        }
+        let request: JSONValue = ["uri": .string(uri), "params": .object(JSONObject(parameters.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))]
+        let outcome = await resource.transport.invoke(
+            PluginCall(
+                handler: resource.manifest.handler, input: request.jsonBytes, owner: context.caller.owner,
+                timeout: .milliseconds(ToolLimits.defaults.timeoutMilliseconds), progress: context.progress,
+                cancellation: context.cancellation))
+        let bytes: [UInt8]
+        switch outcome {
+        case .completed(PB_OK, let payload): bytes = payload
+        case .completed(PB_NOT_FOUND, _):
+            throw MCPError(.resourceNotFound, "Resource not found: \(uri)", data: ["uri": .string(uri)])
+        case .completed(PB_INVALID_ARGUMENTS, let payload):
+            throw MCPError(.invalidParams, "Invalid resource URI \(uri): \(String(decoding: payload, as: UTF8.self))", data: ["uri": .string(uri)])
+        case .completed(let status, let payload):
+            logger.error("resource read failed", metadata: ["plugin": "\(resource.plugin)", "uri": "\(uri)", "status": "\(status)", "reason": "\(String(decoding: payload, as: UTF8.self))"])
+            throw MCPError(.internalError, "Reading \(uri) failed; the server log has the details.")
+        case .timedOut:
+            throw MCPError(.internalError, "Reading \(uri) timed out.")
+        case .cancelled:
+            throw MCPError(.requestCancelled, "the request was cancelled")
+        case .unavailable(let reason):
+            throw MCPError(.internalError, "Reading \(uri) is unavailable: \(reason)")
+        }
+        guard let result = try? JSONValue(parsing: bytes), let contents = result["contents"]?.arrayValue,
+            !contents.isEmpty,
+            contents.allSatisfy({ $0["uri"]?.stringValue != nil && ($0["text"]?.stringValue != nil || $0["blob"]?.stringValue != nil) })
+        else {
+            logger.error("plugin returned an invalid resource", metadata: ["plugin": "\(resource.plugin)", "uri": "\(uri)"])
+            throw MCPError(.internalError, "Reading \(uri) returned an invalid result; the server log has the details.")
+        }
+        return ["contents": .array(contents)]
+    }
+
+    // MARK: Prompts
+
+    public func getPrompt(_ name: String, arguments: [String: String], context: MCPCallContext) async throws(MCPError) -> JSONValue {
+        guard let prompt = promptsByName[name] else {
+            throw MCPError(.invalidParams, "Unknown prompt '\(name)'. Call prompts/list for the available prompts.")
+        }
+        for argument in prompt.manifest.arguments where argument.required && (arguments[argument.name] ?? "").isEmpty {
+            throw MCPError(.invalidParams, "Prompt '\(name)' needs the argument '\(argument.name)'.")
+        }
+        switch prompt.manifest.body {
+        case .template(let template):
+            var result: JSONObject = [:]
+            if let description = prompt.manifest.description { result["description"] = .string(description) }
+            result["messages"] = [["role": "user", "content": ["type": "text", "text": .string(PromptTemplate.render(template, arguments: arguments))]]]
+            return .object(result)
+        case .handler(let handler):
+            let input: JSONValue = ["arguments": .object(JSONObject(arguments.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))]
+            let outcome = await prompt.transport.invoke(
+                PluginCall(
+                    handler: handler, input: input.jsonBytes, owner: context.caller.owner,
+                    timeout: .milliseconds(ToolLimits.defaults.timeoutMilliseconds), progress: context.progress,
+                    cancellation: context.cancellation))
+            switch outcome {
+            case .completed(PB_OK, let bytes):
+                guard let result = try? JSONValue(parsing: bytes), let messages = result["messages"]?.arrayValue,
+                    messages.allSatisfy({ ["user", "assistant"].contains($0["role"]?.stringValue ?? "") && $0["content"]?.objectValue != nil })
+                else {
+                    logger.error("plugin returned an invalid prompt", metadata: ["plugin": "\(prompt.plugin)", "prompt": "\(name)"])
+                    throw MCPError(.internalError, "Prompt '\(name)' returned an invalid result; the server log has the details.")
+                }
+                return result
+            case .completed(PB_INVALID_ARGUMENTS, let bytes):
+                throw MCPError(.invalidParams, "Prompt '\(name)': \(String(decoding: bytes, as: UTF8.self))")
+            case .cancelled:
+                throw MCPError(.requestCancelled, "the request was cancelled")
+            default:
+                logger.error("prompt failed", metadata: ["plugin": "\(prompt.plugin)", "prompt": "\(name)", "outcome": "\(outcome)"])
+                throw MCPError(.internalError, "Prompt '\(name)' failed; the server log has the details.")
+            }
+        }
+    }
+
+    // MARK: Completion
+
+    public func complete(_ reference: CompletionReference, argument: String, prefix: String, caller: MCPCaller) throws(MCPError) -> [String] {
+        switch reference {
+        case .prompt(let name):
+            guard let prompt = promptsByName[name] else { throw MCPError(.invalidParams, "Unknown prompt '\(name)'") }
+            guard let declared = prompt.manifest.arguments.first(where: { $0.name == argument }) else {
+                throw MCPError(.invalidParams, "Prompt '\(name)' has no argument '\(argument)'")
+            }
+            let lowered = prefix.lowercased()
+            return Array(declared.values.filter { $0.lowercased().hasPrefix(lowered) }.prefix(100))
+        case .resourceTemplate(let uri):
+            guard resources.contains(where: { if case .template(let template) = $0.manifest.address { template.source == uri } else { false } }) else {
+                throw MCPError(.invalidParams, "Unknown resource template '\(uri)'")
+            }
+            return []
+        }
+    }
+}
+
+/// A plugin result that breaks the CallToolResult contract.
+struct InvalidResult: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

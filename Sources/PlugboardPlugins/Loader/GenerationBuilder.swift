@@ -1,0 +1,194 @@
+import Foundation
+import Logging
+import PlugboardJSON
+
+/// Builds a generation from the plugins folder: discovers and validates manifests, applies the
+/// config overlays, loads libraries and creates instances. Every failure refuses only the plugin
+/// it concerns; the rest of the generation is built regardless.
+struct GenerationBuilder {
+    let configuration: PluginHostConfiguration
+    let registry: CallRegistry
+    let data: any DataService
+    let logger: Logger
+
+    func build(number: UInt64) -> (Generation, LoadReport) {
+        var report = LoadReport(generation: number, plugins: [], refusals: [], warnings: [])
+        let manifests = readManifests(into: &report)
+        let named = resolveNames(manifests, into: &report)
+        var loaded: [LoadedPlugin] = []
+        for candidate in named {
+            do {
+                loaded.append(try load(candidate.manifest))
+            } catch {
+                report.refusals.append(PluginRefusal(file: candidate.manifest.file, line: nil, plugin: candidate.manifest.plugin, reason: error.description))
+                continue
+            }
+        }
+        var tools: [CatalogTool] = []
+        var resources: [CatalogResource] = []
+        var prompts: [CatalogPrompt] = []
+        for plugin in loaded {
+            guard let names = named.first(where: { $0.manifest.file == plugin.manifest.file }) else { continue }
+            for tool in names.tools {
+                tools.append(CatalogTool(name: tool.name, description: tool.description, manifest: tool.manifest, plugin: plugin.manifest.plugin, transport: plugin.transport))
+            }
+            resources += plugin.manifest.resources.map { CatalogResource(manifest: $0, plugin: plugin.manifest.plugin, transport: plugin.transport) }
+            prompts += plugin.manifest.prompts.map { CatalogPrompt(manifest: $0, plugin: plugin.manifest.plugin, transport: plugin.transport) }
+            report.plugins.append(
+                PluginSummary(
+                    name: plugin.manifest.plugin, version: plugin.manifest.version, manifest: plugin.manifest.file,
+                    digest: plugin.library.digest, tools: names.tools.map(\.name), resources: plugin.manifest.resources.count,
+                    prompts: plugin.manifest.prompts.map(\.name)))
+        }
+        let catalog = Catalog(revision: number, tools: tools, resources: resources, prompts: prompts, logger: logger)
+        return (Generation(number: number, catalog: catalog, plugins: loaded), report)
+    }
+
+    // MARK: Manifests
+
+    private func readManifests(into report: inout LoadReport) -> [Manifest] {
+        let paths: [String]
+        do {
+            paths = try ManifestDiscovery.manifests(in: configuration.folder)
+        } catch {
+            report.refusals.append(PluginRefusal(file: configuration.folder, line: nil, plugin: nil, reason: "cannot read the plugins folder: \(error.localizedDescription)"))
+            return []
+        }
+        var manifests: [Manifest] = []
+        var pluginNames: [String: String] = [:]
+        for path in paths {
+            let text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                report.refusals.append(PluginRefusal(file: path, line: nil, plugin: nil, reason: "cannot read the manifest: \(error.localizedDescription)"))
+                continue
+            }
+            do {
+                let manifest = try ManifestParser.parse(yaml: text, file: path)
+                if let other = pluginNames[manifest.plugin] {
+                    report.refusals.append(PluginRefusal(file: path, line: nil, plugin: manifest.plugin, reason: "the plugin name is already used by \(other)"))
+                    continue
+                }
+                pluginNames[manifest.plugin] = path
+                manifests.append(manifest)
+            } catch {
+                report.refusals.append(error)
+            }
+        }
+        return manifests
+    }
+
+    /// A manifest with its tools as clients will see them.
+    struct NamedPlugin {
+        struct Tool {
+            let name: String
+            let description: String
+            let manifest: ToolManifest
+        }
+
+        let manifest: Manifest
+        let tools: [Tool]
+    }
+
+    /// Applies overlays and refuses a plugin whose names clash with a plugin accepted before it.
+    private func resolveNames(_ manifests: [Manifest], into report: inout LoadReport) -> [NamedPlugin] {
+        var toolOwners: [String: String] = [:]
+        var promptOwners: [String: String] = [:]
+        var resourceOwners: [String: String] = [:]
+        var usedOverlays = Set<String>()
+        var accepted: [NamedPlugin] = []
+        manifestLoop: for manifest in manifests {
+            var tools: [NamedPlugin.Tool] = []
+            var seen: [String: Int] = [:]
+            for tool in manifest.tools {
+                let overlay = configuration.toolOverlays[tool.name]
+                if overlay != nil { usedOverlays.insert(tool.name) }
+                if overlay?.enabled == false { continue }
+                let name = overlay?.name ?? tool.name
+                if let line = seen[name] {
+                    report.refusals.append(PluginRefusal(file: manifest.file, line: tool.line, plugin: manifest.plugin, reason: "tool name '\(name)' (after config.yaml overlays) is used twice (also at line \(line))"))
+                    continue manifestLoop
+                }
+                if let owner = toolOwners[name] {
+                    report.refusals.append(PluginRefusal(file: manifest.file, line: tool.line, plugin: manifest.plugin, reason: "duplicate tool name '\(name)': already provided by \(owner)"))
+                    continue manifestLoop
+                }
+                seen[name] = tool.line
+                tools.append(NamedPlugin.Tool(name: name, description: overlay?.description ?? tool.description, manifest: tool))
+            }
+            for prompt in manifest.prompts {
+                if let owner = promptOwners[prompt.name] {
+                    report.refusals.append(PluginRefusal(file: manifest.file, line: prompt.line, plugin: manifest.plugin, reason: "duplicate prompt name '\(prompt.name)': already provided by \(owner)"))
+                    continue manifestLoop
+                }
+            }
+            for resource in manifest.resources {
+                let key = Self.resourceKey(resource)
+                if let owner = resourceOwners[key] {
+                    report.refusals.append(PluginRefusal(file: manifest.file, line: resource.line, plugin: manifest.plugin, reason: "duplicate resource '\(key)': already provided by \(owner)"))
+                    continue manifestLoop
+                }
+            }
+            for tool in tools { toolOwners[tool.name] = "plugin '\(manifest.plugin)' (\(manifest.file):\(tool.manifest.line))" }
+            for prompt in manifest.prompts { promptOwners[prompt.name] = "plugin '\(manifest.plugin)' (\(manifest.file):\(prompt.line))" }
+            for resource in manifest.resources { resourceOwners[Self.resourceKey(resource)] = "plugin '\(manifest.plugin)' (\(manifest.file):\(resource.line))" }
+            accepted.append(NamedPlugin(manifest: manifest, tools: tools))
+        }
+        for name in configuration.toolOverlays.keys.sorted() where !usedOverlays.contains(name) {
+            report.warnings.append("config.yaml overlays tool '\(name)', but no loaded manifest declares a tool of that name")
+        }
+        return accepted
+    }
+
+    private static func resourceKey(_ resource: ResourceManifest) -> String {
+        switch resource.address {
+        case .uri(let uri): uri
+        case .template(let template): template.source
+        }
+    }
+
+    // MARK: Libraries
+
+    private func load(_ manifest: Manifest) throws(LoadFailure) -> LoadedPlugin {
+        guard manifest.abi == 1 else {
+            throw LoadFailure("the manifest declares abi: \(manifest.abi), this host speaks plugin ABI 1")
+        }
+        guard manifest.isolation == .inProcess else {
+            throw LoadFailure("isolation: process needs the plugin worker, which this build does not include yet; use isolation: in_process")
+        }
+        guard let source = locateLibrary(manifest) else {
+            let searched = ([URL(fileURLWithPath: manifest.file).deletingLastPathComponent().path] + configuration.librarySearchPath).joined(separator: ", ")
+            throw LoadFailure("library '\(manifest.library)' not found (looked in: \(searched)); build the plugin or fix 'library:'")
+        }
+        let copy: (path: String, digest: String)
+        do {
+            copy = try LibraryStore(directory: "\(configuration.stateDirectory)/libraries").privateCopy(of: source, plugin: manifest.plugin)
+        } catch {
+            throw LoadFailure("cannot copy \(source) into \(configuration.stateDirectory)/libraries: \(error.localizedDescription)")
+        }
+        let library = try PluginLibrary.open(path: copy.path, digest: copy.digest, displayName: manifest.library)
+        if library.name != manifest.plugin {
+            throw LoadFailure("the manifest says plugin '\(manifest.plugin)' but \(manifest.library) is plugin '\(library.name)'")
+        }
+        let implemented = Set(library.handlers)
+        for reference in manifest.handlerReferences where !implemented.contains(reference.handler) {
+            throw LoadFailure(
+                "handler '\(reference.handler)' (used by \(reference.usedBy) at line \(reference.line)) is not implemented by \(manifest.library), "
+                    + "which implements: \(library.handlers.isEmpty ? "nothing" : library.handlers.joined(separator: ", "))")
+        }
+        let transport = try InProcessPlugin.create(
+            library: library, plugin: manifest.plugin, config: manifest.config.jsonBytes, registry: registry, data: data,
+            logger: logger)
+        return LoadedPlugin(manifest: manifest, library: library, transport: transport)
+    }
+
+    private func locateLibrary(_ manifest: Manifest) -> String? {
+        let folder = URL(fileURLWithPath: manifest.file).deletingLastPathComponent().path
+        let candidates =
+            manifest.library.hasPrefix("/")
+            ? [manifest.library]
+            : ([folder] + configuration.librarySearchPath).map { "\($0)/\(manifest.library)" }
+        return candidates.first { FileManager.default.fileExists(atPath: $0) }
+    }
+}

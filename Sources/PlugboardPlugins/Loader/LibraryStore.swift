@@ -1,0 +1,41 @@
+import Crypto
+import Foundation
+
+/// Private, content-addressed copies of plugin libraries.
+///
+/// The host never dlopens the file a user drops into the plugins folder: glibc caches libraries
+/// by path and inode (a changed file at the same path would not be reloaded) and overwriting a
+/// mapped library crashes the process. Each distinct content gets its own file, named by its
+/// SHA-256, written once and never modified.
+public struct LibraryStore: Sendable {
+    public let directory: String
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    /// The private copy of `path` and the content's digest.
+    public func privateCopy(of path: String, plugin: String) throws -> (path: String, digest: String) {
+        let contents = try Data(contentsOf: URL(fileURLWithPath: path))
+        let digest = SHA256.hash(data: contents).map { String(format: "%02x", $0) }.joined()
+        let target = "\(directory)/\(plugin)-\(digest.prefix(32)).so"
+        let manager = FileManager.default
+        if let attributes = try? manager.attributesOfItem(atPath: target),
+            (attributes[.size] as? NSNumber)?.intValue == contents.count
+        {
+            return (target, digest)
+        }
+        try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // Written beside the target and renamed into place, so a concurrent loader never maps a
+        // half-written copy.
+        let temporary = "\(target).\(ProcessInfo.processInfo.processIdentifier).\(UInt64.random(in: 0...UInt64.max)).tmp"
+        try contents.write(to: URL(fileURLWithPath: temporary))
+        try manager.setAttributes([.posixPermissions: 0o555], ofItemAtPath: temporary)
+        if rename(temporary, target) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? manager.removeItem(atPath: temporary)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot place \(target): \(reason)"])
+        }
+        return (target, digest)
+    }
+}

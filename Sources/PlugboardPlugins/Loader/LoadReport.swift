@@ -1,0 +1,21 @@
+/// What loading a generation produced: what serves, what was refused and why.
+public struct LoadReport: Sendable {
+    /// The generation's number (1 for the catalog loaded at start).
+    public var generation: UInt64
+    public var plugins: [PluginSummary]
+    public var refusals: [PluginRefusal]
+    /// Problems that did not stop anything (an overlay for a tool that does not exist ...).
+    public var warnings: [String]
+}
+
+/// A plugin that loaded.
+public struct PluginSummary: Sendable, Equatable {
+    public var name: String
+    public var version: String
+    public var manifest: String
+    /// SHA-256 of the library that was loaded.
+    public var digest: String
+    public var tools: [String]
+    public var resources: Int
+    public var prompts: [String]
+}

@@ -1,0 +1,292 @@
+import PlugboardJSON
+import Yams
+
+/// Reads and validates one `manifest.yaml`. Everything that can be checked without the library
+/// is checked here, so a bad manifest is refused before any code is loaded.
+public enum ManifestParser {
+    public static func parse(yaml text: String, file: String) throws(PluginRefusal) -> Manifest {
+        var pluginName: String?
+        let fail: (Int?, String) -> PluginRefusal = { line, reason in
+            PluginRefusal(file: file, line: line, plugin: pluginName, reason: reason)
+        }
+        let document: Node
+        do {
+            guard let root = try Yams.compose(yaml: text) else { throw fail(nil, "the manifest is empty") }
+            document = root
+        } catch let error as PluginRefusal {
+            throw error
+        } catch let error as YamlError {
+            throw yamlFailure(error, file: file)
+        } catch {
+            throw fail(nil, "cannot read YAML: \(error)")
+        }
+        let root = YAMLNode(node: document, path: "", fail: fail)
+        let keys = try root.mapping(allowed: [
+            "plugin", "version", "library", "abi", "description", "isolation", "config", "data", "tools", "resources", "prompts",
+        ])
+
+        guard let nameNode = keys["plugin"] else { throw root.error("missing 'plugin' (the plugin's name)") }
+        let name = try nameNode.string()
+        guard NameRules.isValid(name) else {
+            throw nameNode.error("invalid plugin name '\(name)': names must match \(NameRules.pattern)")
+        }
+        pluginName = name
+
+        guard let libraryNode = keys["library"] else {
+            throw root.error("missing 'library' (the plugin's shared library, relative to this manifest, e.g. lib\(name).so)")
+        }
+        let library = try libraryNode.string()
+        guard !library.isEmpty, !library.contains("\0") else { throw libraryNode.error("'library' must name a file") }
+
+        let abi = try keys["abi"].map { node throws(PluginRefusal) in try node.integer(in: 1...1_000) } ?? 1
+        let isolation: Isolation
+        if let node = keys["isolation"] {
+            guard let value = Isolation(rawValue: try node.string()) else {
+                throw node.error("isolation must be 'in_process' or 'process'")
+            }
+            isolation = value
+        } else {
+            isolation = .inProcess
+        }
+        let config = try keys["config"]?.json() ?? .object(JSONObject())
+        guard config.objectValue != nil else { throw (keys["config"] ?? root).error("'config' must be a mapping") }
+
+        let tables = try keys["data"].map(parseData) ?? []
+        let tools = try keys["tools"].map { node throws(PluginRefusal) in try node.sequence().map(parseTool) } ?? []
+        let resources = try keys["resources"].map { node throws(PluginRefusal) in try node.sequence().map(parseResource) } ?? []
+        let prompts = try keys["prompts"].map { node throws(PluginRefusal) in try node.sequence().map(parsePrompt) } ?? []
+        guard !tools.isEmpty || !resources.isEmpty || !prompts.isEmpty else {
+            throw root.error("the manifest declares no tools, resources or prompts")
+        }
+
+        try requireUnique(tools.map { ($0.name, $0.line) }, kind: "tool", fail: fail)
+        try requireUnique(prompts.map { ($0.name, $0.line) }, kind: "prompt", fail: fail)
+        try requireUnique(resources.map { (resourceKey($0.address), $0.line) }, kind: "resource", fail: fail)
+
+        return Manifest(
+            file: file,
+            plugin: name,
+            version: try keys["version"]?.string() ?? "0.0.0",
+            library: library,
+            abi: abi,
+            description: try keys["description"]?.string(),
+            isolation: isolation,
+            config: config,
+            tables: tables,
+            tools: tools,
+            resources: resources,
+            prompts: prompts
+        )
+    }
+
+    private static func yamlFailure(_ error: YamlError, file: String) -> PluginRefusal {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let where_ = context.map { " (\($0.text))" } ?? ""
+            return PluginRefusal(file: file, line: mark.line, plugin: nil, reason: "invalid YAML: \(problem)\(where_) at column \(mark.column)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return PluginRefusal(
+                file: file, line: context.mark.line, plugin: nil,
+                reason: "invalid YAML: duplicated key(s) \(duplicates.sorted().joined(separator: ", "))")
+        default:
+            return PluginRefusal(file: file, line: nil, plugin: nil, reason: "invalid YAML: \(error)")
+        }
+    }
+
+    private static func resourceKey(_ address: ResourceManifest.Address) -> String {
+        switch address {
+        case .uri(let uri): uri
+        case .template(let template): template.source
+        }
+    }
+
+    private static func requireUnique(_ names: [(String, Int)], kind: String, fail: (Int?, String) -> PluginRefusal) throws(PluginRefusal) {
+        var seen: [String: Int] = [:]
+        for (name, line) in names {
+            if let first = seen[name] {
+                throw fail(line, "duplicate \(kind) '\(name)' (first declared at line \(first))")
+            }
+            seen[name] = line
+        }
+    }
+
+    private static func parseData(_ node: YAMLNode) throws(PluginRefusal) -> [TableDeclaration] {
+        let keys = try node.mapping(allowed: ["tables"])
+        guard let tablesNode = keys["tables"], let mapping = tablesNode.node.mapping else { return [] }
+        var tables: [TableDeclaration] = []
+        for (key, value) in mapping {
+            guard let table = key.scalar?.string, isSQLIdentifier(table) else {
+                throw tablesNode.error("table names must be plain SQL identifiers ([A-Za-z_][A-Za-z0-9_]*)")
+            }
+            let entry = tablesNode.child(table, value)
+            let fields = try entry.mapping(allowed: ["owner_column", "shared"])
+            let shared = try fields["shared"]?.bool() ?? false
+            let ownerColumn = try fields["owner_column"]?.string()
+            if let ownerColumn, !isSQLIdentifier(ownerColumn) {
+                throw entry.error("owner_column must be a plain SQL identifier")
+            }
+            guard shared != (ownerColumn != nil) else {
+                throw entry.error("declare either owner_column (rows belong to a caller) or shared: true (readable by every caller)")
+            }
+            tables.append(TableDeclaration(name: table, ownerColumn: ownerColumn, shared: shared))
+        }
+        return tables
+    }
+
+    private static func isSQLIdentifier(_ text: String) -> Bool {
+        guard let first = text.utf8.first, text.utf8.count <= 63 else { return false }
+        let isLetter: (UInt8) -> Bool = { (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x5F }
+        return isLetter(first) && text.utf8.allSatisfy { isLetter($0) || (0x30...0x39).contains($0) }
+    }
+
+    private static func parseTool(_ node: YAMLNode) throws(PluginRefusal) -> ToolManifest {
+        let keys = try node.mapping(allowed: [
+            "name", "handler", "title", "description", "input_schema", "output_schema", "annotations", "scopes", "writes", "limits",
+        ])
+        let line = node.line ?? 0
+        guard let nameNode = keys["name"] else { throw node.error("missing 'name'") }
+        let name = try nameNode.string()
+        guard NameRules.isValid(name) else {
+            throw nameNode.error("invalid tool name '\(name)': names must match \(NameRules.pattern)")
+        }
+        guard let handler = try keys["handler"]?.string(), !handler.isEmpty else {
+            throw node.error("tool '\(name)' has no 'handler' (the handler name the library implements)")
+        }
+        guard let description = try keys["description"]?.string(),
+            !description.allSatisfy({ $0 == " " || $0 == "\n" || $0 == "\t" })
+        else {
+            throw node.error("tool '\(name)' has no description; the description is what tells the model when to use the tool")
+        }
+        let inputSchema = try schema(keys["input_schema"], default: ["type": "object", "additionalProperties": false], tool: name)
+        guard inputSchema.document["type"] == .string("object") else {
+            throw (keys["input_schema"] ?? node).error("tool '\(name)': input_schema must be a JSON Schema with type: object")
+        }
+        let outputSchema = try keys["output_schema"].map { node throws(PluginRefusal) in try schema(node, default: nil, tool: name) }
+        if let outputSchema, outputSchema.document["type"] != .string("object") {
+            throw (keys["output_schema"] ?? node).error("tool '\(name)': output_schema must be a JSON Schema with type: object")
+        }
+        var annotations: JSONObject?
+        if let annotationsNode = keys["annotations"] {
+            guard let object = try annotationsNode.json().objectValue else { throw annotationsNode.error("expected a mapping") }
+            annotations = object
+        }
+        return ToolManifest(
+            name: name,
+            handler: handler,
+            title: try keys["title"]?.string(),
+            description: description,
+            inputSchema: inputSchema,
+            outputSchema: outputSchema,
+            annotations: annotations,
+            scopes: try keys["scopes"]?.strings() ?? [],
+            writes: try keys["writes"]?.bool() ?? false,
+            limits: try keys["limits"].map(parseLimits) ?? .defaults,
+            line: line
+        )
+    }
+
+    private static func schema(_ node: YAMLNode?, default fallback: JSONValue?, tool: String) throws(PluginRefusal) -> JSONSchema {
+        guard let node else {
+            do {
+                return try JSONSchema(fallback ?? .object(JSONObject()))
+            } catch {
+                throw PluginRefusal(file: "", line: nil, plugin: nil, reason: "internal: default schema invalid")
+            }
+        }
+        let document = try node.json()
+        do {
+            return try JSONSchema(document)
+        } catch {
+            throw node.error("tool '\(tool)': invalid JSON Schema: \(error)")
+        }
+    }
+
+    private static func parseLimits(_ node: YAMLNode) throws(PluginRefusal) -> ToolLimits {
+        let keys = try node.mapping(allowed: ["timeout_ms", "max_result_chars", "max_rows"])
+        var limits = ToolLimits.defaults
+        if let value = keys["timeout_ms"] { limits.timeoutMilliseconds = try value.integer(in: 1...3_600_000) }
+        if let value = keys["max_result_chars"] { limits.maxResultCharacters = try value.integer(in: 100...100_000_000) }
+        if let value = keys["max_rows"] { limits.maxRows = try value.integer(in: 1...10_000_000) }
+        return limits
+    }
+
+    private static func parseResource(_ node: YAMLNode) throws(PluginRefusal) -> ResourceManifest {
+        let keys = try node.mapping(allowed: ["uri", "uri_template", "name", "title", "description", "mime_type", "handler"])
+        let address: ResourceManifest.Address
+        switch (keys["uri"], keys["uri_template"]) {
+        case (let uriNode?, nil):
+            let uri = try uriNode.string()
+            guard uri.contains(":"), !uri.contains("{") else { throw uriNode.error("'\(uri)' is not an absolute URI (use uri_template for {variables})") }
+            address = .uri(uri)
+        case (nil, let templateNode?):
+            do {
+                address = .template(try URITemplate(try templateNode.string()))
+            } catch let error as URITemplateError {
+                throw templateNode.error(error.description)
+            } catch {
+                throw templateNode.error("\(error)")
+            }
+        default:
+            throw node.error("a resource needs exactly one of 'uri' (a fixed resource) or 'uri_template' (e.g. projects://{id})")
+        }
+        guard let name = try keys["name"]?.string(), !name.isEmpty else { throw node.error("resource has no 'name'") }
+        guard let handler = try keys["handler"]?.string(), !handler.isEmpty else {
+            throw node.error("resource '\(name)' has no 'handler'")
+        }
+        return ResourceManifest(
+            address: address,
+            name: name,
+            title: try keys["title"]?.string(),
+            description: try keys["description"]?.string(),
+            mimeType: try keys["mime_type"]?.string(),
+            handler: handler,
+            line: node.line ?? 0
+        )
+    }
+
+    private static func parsePrompt(_ node: YAMLNode) throws(PluginRefusal) -> PromptManifest {
+        let keys = try node.mapping(allowed: ["name", "title", "description", "arguments", "template", "handler"])
+        guard let nameNode = keys["name"] else { throw node.error("missing 'name'") }
+        let name = try nameNode.string()
+        guard NameRules.isValid(name) else {
+            throw nameNode.error("invalid prompt name '\(name)': names must match \(NameRules.pattern)")
+        }
+        var arguments: [PromptArgument] = []
+        for argumentNode in try keys["arguments"]?.sequence() ?? [] {
+            let fields = try argumentNode.mapping(allowed: ["name", "description", "required", "values"])
+            guard let argumentName = try fields["name"]?.string(), NameRules.isValid(argumentName) else {
+                throw argumentNode.error("prompt '\(name)': each argument needs a 'name' matching \(NameRules.pattern)")
+            }
+            arguments.append(
+                PromptArgument(
+                    name: argumentName,
+                    description: try fields["description"]?.string(),
+                    required: try fields["required"]?.bool() ?? false,
+                    values: try fields["values"]?.strings() ?? []
+                ))
+        }
+        let body: PromptManifest.Body
+        switch (keys["template"], keys["handler"]) {
+        case (let template?, nil):
+            let text = try template.string()
+            let declared = Set(arguments.map(\.name))
+            for placeholder in PromptTemplate.placeholders(in: text) where !declared.contains(placeholder) {
+                throw template.error("prompt '\(name)': the template uses {{\(placeholder)}} but no argument of that name is declared")
+            }
+            body = .template(text)
+        case (nil, let handler?):
+            body = .handler(try handler.string())
+        default:
+            throw node.error("prompt '\(name)' needs exactly one of 'template' (text with {{argument}} placeholders) or 'handler'")
+        }
+        return PromptManifest(
+            name: name,
+            title: try keys["title"]?.string(),
+            description: try keys["description"]?.string(),
+            arguments: arguments,
+            body: body,
+            line: node.line ?? 0
+        )
+    }
+}

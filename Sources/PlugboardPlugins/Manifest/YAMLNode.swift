@@ -1,0 +1,115 @@
+import PlugboardJSON
+import Yams
+
+/// A YAML node with the context needed to report errors at its line.
+struct YAMLNode {
+    let node: Node
+    /// Where the node sits in the document, for messages: `tools[2].input_schema`.
+    let path: String
+    let fail: (_ line: Int?, _ reason: String) -> PluginRefusal
+
+    var line: Int? { node.mark?.line }
+
+    /// The resolved YAML type of a scalar (str, int, bool, null ...).
+    var tagName: Tag.Name { Tag.Name(rawValue: node.tag.rawValue) }
+
+    func error(_ reason: String) -> PluginRefusal {
+        fail(line, path.isEmpty ? reason : "\(path): \(reason)")
+    }
+
+    func child(_ key: String, _ node: Node) -> YAMLNode {
+        YAMLNode(node: node, path: path.isEmpty ? key : "\(path).\(key)", fail: fail)
+    }
+
+    /// The mapping's entries, refusing keys outside `allowed` with a suggestion for typos.
+    func mapping(allowed: [String]) throws(PluginRefusal) -> [String: YAMLNode] {
+        guard let mapping = node.mapping else { throw error("expected a mapping (key: value)") }
+        var result: [String: YAMLNode] = [:]
+        for (key, value) in mapping {
+            guard let name = key.scalar?.string else { throw error("keys must be plain strings") }
+            guard allowed.contains(name) else {
+                let hint = allowed.min { editDistance($0, name) < editDistance($1, name) }
+                    .flatMap { editDistance($0, name) <= 3 ? " (did you mean '\($0)'?)" : nil } ?? ""
+                throw YAMLNode(node: key, path: path, fail: fail).error("unknown key '\(name)'\(hint); allowed: \(allowed.joined(separator: ", "))")
+            }
+            result[name] = child(name, value)
+        }
+        return result
+    }
+
+    func string() throws(PluginRefusal) -> String {
+        guard let scalar = node.scalar, tagName != .null else { throw error("expected a string") }
+        return scalar.string
+    }
+
+    func bool() throws(PluginRefusal) -> Bool {
+        guard let bool = node.bool, tagName == .bool else { throw error("expected true or false") }
+        return bool
+    }
+
+    func integer(in range: ClosedRange<Int>) throws(PluginRefusal) -> Int {
+        guard let int = node.int, tagName == .int else { throw error("expected an integer") }
+        guard range.contains(int) else { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(int)") }
+        return int
+    }
+
+    func sequence() throws(PluginRefusal) -> [YAMLNode] {
+        guard let sequence = node.sequence else { throw error("expected a list") }
+        return sequence.enumerated().map { offset, element in
+            YAMLNode(node: element, path: "\(path)[\(offset)]", fail: fail)
+        }
+    }
+
+    func strings() throws(PluginRefusal) -> [String] {
+        var result: [String] = []
+        for element in try sequence() { result.append(try element.string()) }
+        return result
+    }
+
+    /// The node as JSON, for schemas, annotations and plugin configuration.
+    func json() throws(PluginRefusal) -> JSONValue {
+        switch node {
+        case .scalar(let scalar):
+            switch tagName {
+            case .null: return .null
+            case .bool: return .bool(node.bool ?? false)
+            case .int: return node.int.map { .int(Int64($0)) } ?? .string(scalar.string)
+            case .float:
+                guard let double = node.float, double.isFinite else { throw error("numbers must be finite") }
+                return .double(double)
+            default: return .string(scalar.string)
+            }
+        case .mapping(let mapping):
+            var object = JSONObject()
+            for (key, value) in mapping {
+                guard let name = key.scalar?.string else { throw error("keys must be plain strings") }
+                object[name] = try child(name, value).json()
+            }
+            return .object(object)
+        case .sequence(let sequence):
+            var array: [JSONValue] = []
+            for (offset, element) in sequence.enumerated() {
+                array.append(try YAMLNode(node: element, path: "\(path)[\(offset)]", fail: fail).json())
+            }
+            return .array(array)
+        case .alias:
+            throw error("YAML aliases are not supported in manifests")
+        }
+    }
+}
+
+/// Levenshtein distance, for "did you mean" hints on mistyped keys.
+func editDistance(_ lhs: String, _ rhs: String) -> Int {
+    let a = Array(lhs), b = Array(rhs)
+    guard !a.isEmpty else { return b.count }
+    guard !b.isEmpty else { return a.count }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
+}

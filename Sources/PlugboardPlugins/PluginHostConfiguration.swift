@@ -1,0 +1,19 @@
+/// Where plugins come from and how they are shown.
+public struct PluginHostConfiguration: Sendable {
+    /// The folder searched for `manifest.yaml` files.
+    public var folder: String
+    /// Folders searched for a manifest's library when it is not next to the manifest (the build
+    /// folder during development).
+    public var librarySearchPath: [String]
+    /// Where private copies of libraries are kept.
+    public var stateDirectory: String
+    /// `config.yaml` overlays, by the tool's manifest name.
+    public var toolOverlays: [String: ToolOverlay]
+
+    public init(folder: String, librarySearchPath: [String] = [], stateDirectory: String, toolOverlays: [String: ToolOverlay] = [:]) {
+        self.folder = folder
+        self.librarySearchPath = librarySearchPath
+        self.stateDirectory = stateDirectory
+        self.toolOverlays = toolOverlays
+    }
+}
