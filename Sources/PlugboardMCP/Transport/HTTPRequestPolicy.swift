@@ -42,7 +42,7 @@ public struct HTTPRequestPolicy: Sendable {
         return stripPort(String(authority))
     }
 
-    static func stripPort(_ authority: String) -> String {
+    public static func stripPort(_ authority: String) -> String {
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else { return authority }
             return String(authority[...close])

@@ -19,11 +19,13 @@ public struct MCPHTTPRequest: Sendable {
 /// The answer to send: a complete body, or an SSE stream written as events happen.
 public enum MCPHTTPResponse: Sendable {
     case complete(status: HTTPResponse.Status, headerFields: HTTPFields, body: [UInt8])
-    case stream(status: HTTPResponse.Status, headerFields: HTTPFields, events: @Sendable (any SSEEventWriter) async -> Void)
+    /// Write each element of `events` as it comes; call `clientGone` if writing fails, because a
+    /// closed stream cancels the request.
+    case stream(status: HTTPResponse.Status, headerFields: HTTPFields, events: AsyncStream<[UInt8]>, clientGone: @Sendable () -> Void)
 
     public var status: HTTPResponse.Status {
         switch self {
-        case .complete(let status, _, _), .stream(let status, _, _): status
+        case .complete(let status, _, _), .stream(let status, _, _, _): status
         }
     }
 }

@@ -13,8 +13,3 @@ public enum SSE {
     /// A comment line that keeps proxies from closing an idle stream.
     public static let keepAlive: [UInt8] = Array(": keep-alive\n\n".utf8)
 }
-
-/// Writes SSE events to the client; throws once the client has gone away.
-public protocol SSEEventWriter: Sendable {
-    func write(_ event: [UInt8]) async throws
-}

@@ -108,38 +108,29 @@ public struct StreamableHTTPTransport: Sendable {
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache, no-transform"
         headers[.xAccelBuffering] = "no"
-        return .stream(status: .ok, headerFields: headers) { writer in
-            let (events, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(256))
-            let cancellation = CancellationSignal()
-            let progress: ProgressSink = { update in
-                var params: JSONObject = ["progressToken": progressToken, "progress": .double(update.progress)]
-                if let total = update.total { params["total"] = .double(total) }
-                if let message = update.message { params["message"] = .string(message) }
-                continuation.yield(SSE.message(JSONRPCEncoding.notification(method: "notifications/progress", params: .object(params))))
-            }
-            let work = Task {
-                let result = await server.respond(to: request, era: era, caller: caller, progress: progress, cancellation: cancellation)
-                switch result {
-                case .success(let value):
-                    continuation.yield(SSE.message(JSONRPCEncoding.result(id: request.id, value)))
-                case .failure(let error) where error.code == .requestCancelled:
-                    break  // a cancelled request gets no response
-                case .failure(let error):
-                    continuation.yield(SSE.message(JSONRPCEncoding.error(id: request.id, error)))
-                }
-                continuation.finish()
-            }
-            do {
-                for await event in events {
-                    try await writer.write(event)
-                }
-            } catch {
-                // The client closed the stream: in 2026-07-28 that cancels the request.
-                cancellation.cancel()
-                continuation.finish()
-            }
-            await work.value
+        let (events, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(256))
+        let cancellation = CancellationSignal()
+        let progress: ProgressSink = { update in
+            var params: JSONObject = ["progressToken": progressToken, "progress": .double(update.progress)]
+            if let total = update.total { params["total"] = .double(total) }
+            if let message = update.message { params["message"] = .string(message) }
+            continuation.yield(SSE.message(JSONRPCEncoding.notification(method: "notifications/progress", params: .object(params))))
         }
+        Task {
+            let result = await server.respond(to: request, era: era, caller: caller, progress: progress, cancellation: cancellation)
+            switch result {
+            case .success(let value):
+                continuation.yield(SSE.message(JSONRPCEncoding.result(id: request.id, value)))
+            case .failure(let error) where error.code == .requestCancelled:
+                break  // a cancelled request gets no response
+            case .failure(let error):
+                continuation.yield(SSE.message(JSONRPCEncoding.error(id: request.id, error)))
+            }
+            continuation.finish()
+        }
+        // A client that closes the stream cancels the request (2026-07-28 says so; for the
+        // handshake era nobody is left to read the answer either).
+        return .stream(status: .ok, headerFields: headers, events: events, clientGone: { cancellation.cancel() })
     }
 
     // MARK: Eras and headers

@@ -9,18 +9,7 @@ public enum ManifestParser {
         let fail: (Int?, String) -> PluginRefusal = { line, reason in
             PluginRefusal(file: file, line: line, plugin: pluginName, reason: reason)
         }
-        let document: Node
-        do {
-            guard let root = try Yams.compose(yaml: text) else { throw fail(nil, "the manifest is empty") }
-            document = root
-        } catch let error as PluginRefusal {
-            throw error
-        } catch let error as YamlError {
-            throw yamlFailure(error, file: file)
-        } catch {
-            throw fail(nil, "cannot read YAML: \(error)")
-        }
-        let root = YAMLNode(node: document, path: "", fail: fail)
+        let root = try YAMLNode.document(yaml: text, fail: fail)
         let keys = try root.mapping(allowed: [
             "plugin", "version", "library", "abi", "description", "isolation", "config", "data", "tools", "resources", "prompts",
         ])
@@ -77,21 +66,6 @@ public enum ManifestParser {
             resources: resources,
             prompts: prompts
         )
-    }
-
-    private static func yamlFailure(_ error: YamlError, file: String) -> PluginRefusal {
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            let where_ = context.map { " (\($0.text))" } ?? ""
-            return PluginRefusal(file: file, line: mark.line, plugin: nil, reason: "invalid YAML: \(problem)\(where_) at column \(mark.column)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return PluginRefusal(
-                file: file, line: context.mark.line, plugin: nil,
-                reason: "invalid YAML: duplicated key(s) \(duplicates.sorted().joined(separator: ", "))")
-        default:
-            return PluginRefusal(file: file, line: nil, plugin: nil, reason: "invalid YAML: \(error)")
-        }
     }
 
     private static func resourceKey(_ address: ResourceManifest.Address) -> String {

@@ -2,27 +2,57 @@ import PlugboardJSON
 import Yams
 
 /// A YAML node with the context needed to report errors at its line.
-struct YAMLNode {
-    let node: Node
+package struct YAMLNode {
+    package let node: Node
     /// Where the node sits in the document, for messages: `tools[2].input_schema`.
-    let path: String
-    let fail: (_ line: Int?, _ reason: String) -> PluginRefusal
+    package let path: String
+    package let fail: (_ line: Int?, _ reason: String) -> PluginRefusal
 
-    var line: Int? { node.mark?.line }
+    package init(node: Node, path: String, fail: @escaping (_ line: Int?, _ reason: String) -> PluginRefusal) {
+        self.node = node
+        self.path = path
+        self.fail = fail
+    }
+
+    /// Reads a YAML document; syntax errors carry their line.
+    package static func document(
+        yaml text: String, fail: @escaping (_ line: Int?, _ reason: String) -> PluginRefusal
+    ) throws(PluginRefusal) -> YAMLNode {
+        do {
+            guard let root = try Yams.compose(yaml: text) else { throw fail(nil, "the file is empty") }
+            return YAMLNode(node: root, path: "", fail: fail)
+        } catch let error as PluginRefusal {
+            throw error
+        } catch let error as YamlError {
+            switch error {
+            case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+                .composer(let context, let problem, let mark, _):
+                throw fail(mark.line, "invalid YAML: \(problem)\(context.map { " (\($0.text))" } ?? "") at column \(mark.column)")
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                throw fail(context.mark.line, "invalid YAML: duplicated key(s) \(duplicates.sorted().joined(separator: ", "))")
+            default:
+                throw fail(nil, "invalid YAML: \(error)")
+            }
+        } catch {
+            throw fail(nil, "cannot read YAML: \(error)")
+        }
+    }
+
+    package var line: Int? { node.mark?.line }
 
     /// The resolved YAML type of a scalar (str, int, bool, null ...).
-    var tagName: Tag.Name { Tag.Name(rawValue: node.tag.rawValue) }
+    package var tagName: Tag.Name { Tag.Name(rawValue: node.tag.rawValue) }
 
-    func error(_ reason: String) -> PluginRefusal {
+    package func error(_ reason: String) -> PluginRefusal {
         fail(line, path.isEmpty ? reason : "\(path): \(reason)")
     }
 
-    func child(_ key: String, _ node: Node) -> YAMLNode {
+    package func child(_ key: String, _ node: Node) -> YAMLNode {
         YAMLNode(node: node, path: path.isEmpty ? key : "\(path).\(key)", fail: fail)
     }
 
     /// The mapping's entries, refusing keys outside `allowed` with a suggestion for typos.
-    func mapping(allowed: [String]) throws(PluginRefusal) -> [String: YAMLNode] {
+    package func mapping(allowed: [String]) throws(PluginRefusal) -> [String: YAMLNode] {
         guard let mapping = node.mapping else { throw error("expected a mapping (key: value)") }
         var result: [String: YAMLNode] = [:]
         for (key, value) in mapping {
@@ -37,37 +67,37 @@ struct YAMLNode {
         return result
     }
 
-    func string() throws(PluginRefusal) -> String {
+    package func string() throws(PluginRefusal) -> String {
         guard let scalar = node.scalar, tagName != .null else { throw error("expected a string") }
         return scalar.string
     }
 
-    func bool() throws(PluginRefusal) -> Bool {
+    package func bool() throws(PluginRefusal) -> Bool {
         guard let bool = node.bool, tagName == .bool else { throw error("expected true or false") }
         return bool
     }
 
-    func integer(in range: ClosedRange<Int>) throws(PluginRefusal) -> Int {
+    package func integer(in range: ClosedRange<Int>) throws(PluginRefusal) -> Int {
         guard let int = node.int, tagName == .int else { throw error("expected an integer") }
         guard range.contains(int) else { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(int)") }
         return int
     }
 
-    func sequence() throws(PluginRefusal) -> [YAMLNode] {
+    package func sequence() throws(PluginRefusal) -> [YAMLNode] {
         guard let sequence = node.sequence else { throw error("expected a list") }
         return sequence.enumerated().map { offset, element in
             YAMLNode(node: element, path: "\(path)[\(offset)]", fail: fail)
         }
     }
 
-    func strings() throws(PluginRefusal) -> [String] {
+    package func strings() throws(PluginRefusal) -> [String] {
         var result: [String] = []
         for element in try sequence() { result.append(try element.string()) }
         return result
     }
 
     /// The node as JSON, for schemas, annotations and plugin configuration.
-    func json() throws(PluginRefusal) -> JSONValue {
+    package func json() throws(PluginRefusal) -> JSONValue {
         switch node {
         case .scalar(let scalar):
             switch tagName {

@@ -1,0 +1,105 @@
+import Foundation
+import Logging
+import PlugboardPlugins
+
+/// Reads `config.yaml`. Unknown keys are refused (with a suggestion), so a typo never silently
+/// turns a setting off.
+public enum ConfigurationLoader {
+    public static func load(path: String) throws(ConfigurationError) -> ServerConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(file: path, line: nil, reason: "cannot read the configuration: \(error.localizedDescription)")
+        }
+        return try parse(yaml: text, file: path)
+    }
+
+    public static func parse(yaml text: String, file: String) throws(ConfigurationError) -> ServerConfiguration {
+        do {
+            return try read(text, file: file)
+        } catch {
+            throw ConfigurationError(file: file, line: error.line, reason: error.reason)
+        }
+    }
+
+    private static func read(_ text: String, file: String) throws(PluginRefusal) -> ServerConfiguration {
+        let fail: (Int?, String) -> PluginRefusal = { line, reason in PluginRefusal(file: file, line: line, plugin: nil, reason: reason) }
+        let root = try YAMLNode.document(yaml: text, fail: fail)
+        let base = URL(fileURLWithPath: file).deletingLastPathComponent().path
+        func resolve(_ path: String) -> String {
+            path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: base + "/")).standardizedFileURL.path
+        }
+        let sections = try root.mapping(allowed: ["server", "auth", "plugins", "tools", "logging"])
+
+        let serverKeys = try sections["server"]?.mapping(allowed: [
+            "listen", "public_url", "allowed_origins", "allowed_hosts", "max_body_bytes", "page_size", "name", "instructions",
+        ]) ?? [:]
+        var host = "127.0.0.1"
+        var port = 8080
+        if let listen = serverKeys["listen"] {
+            let value = try listen.string()
+            guard let colon = value.lastIndex(of: ":"), let parsed = Int(value[value.index(after: colon)...]), (0...65535).contains(parsed) else {
+                throw listen.error("listen must be host:port, e.g. 127.0.0.1:8080")
+            }
+            host = String(value[..<colon])
+            port = parsed
+        }
+        var publicURL = try serverKeys["public_url"]?.string()
+        if let url = publicURL {
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                throw (serverKeys["public_url"] ?? root).error("public_url must be an absolute http(s) URL")
+            }
+            while publicURL?.hasSuffix("/") == true { publicURL?.removeLast() }
+        }
+        let server = ServerConfiguration.Server(
+            host: host,
+            port: port,
+            publicURL: publicURL,
+            allowedOrigins: try serverKeys["allowed_origins"]?.strings() ?? [],
+            allowedHosts: try serverKeys["allowed_hosts"]?.strings() ?? [],
+            maxBodyBytes: try serverKeys["max_body_bytes"]?.integer(in: 1_024...1_073_741_824) ?? 4 * 1_048_576,
+            pageSize: try serverKeys["page_size"]?.integer(in: 1...10_000) ?? 100,
+            name: try serverKeys["name"]?.string() ?? "plugboard",
+            instructions: try serverKeys["instructions"]?.string()
+        )
+
+        let authKeys = try sections["auth"]?.mapping(allowed: ["mode", "local_owner"]) ?? [:]
+        let modeName = try authKeys["mode"]?.string() ?? "none"
+        guard let mode = ServerConfiguration.Auth.Mode(rawValue: modeName) else {
+            throw (authKeys["mode"] ?? root).error(
+                "auth mode '\(modeName)' is not available in this build; the only mode is 'none' (loopback only)")
+        }
+        let auth = ServerConfiguration.Auth(mode: mode, localOwner: try authKeys["local_owner"]?.string() ?? "local")
+
+        let pluginKeys = try sections["plugins"]?.mapping(allowed: ["folder", "library_path", "state_dir"]) ?? [:]
+        var overlays: [String: ToolOverlay] = [:]
+        if let tools = sections["tools"] {
+            guard let mapping = tools.node.mapping else { throw tools.error("expected a mapping of tool names to overlays") }
+            for (key, value) in mapping {
+                guard let toolName = key.scalar?.string else { throw tools.error("tool names must be strings") }
+                let entry = tools.child(toolName, value)
+                let fields = try entry.mapping(allowed: ["name", "description", "enabled"])
+                let rename = try fields["name"]?.string()
+                if let rename, !NameRules.isValid(rename) {
+                    throw (fields["name"] ?? entry).error("invalid tool name '\(rename)': names must match \(NameRules.pattern)")
+                }
+                overlays[toolName] = ToolOverlay(
+                    name: rename, description: try fields["description"]?.string(), enabled: try fields["enabled"]?.bool())
+            }
+        }
+        let plugins = PluginHostConfiguration(
+            folder: resolve(try pluginKeys["folder"]?.string() ?? "plugins"),
+            librarySearchPath: try (pluginKeys["library_path"]?.strings() ?? []).map(resolve),
+            stateDirectory: resolve(try pluginKeys["state_dir"]?.string() ?? ".plugboard"),
+            toolOverlays: overlays
+        )
+
+        let loggingKeys = try sections["logging"]?.mapping(allowed: ["level"]) ?? [:]
+        let levelName = try loggingKeys["level"]?.string() ?? "info"
+        guard let level = Logger.Level(rawValue: levelName) else {
+            throw (loggingKeys["level"] ?? root).error("logging.level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return ServerConfiguration(file: file, server: server, auth: auth, plugins: plugins, logLevel: level)
+    }
+}

@@ -1,0 +1,86 @@
+import Hummingbird
+import Logging
+import PlugboardMCP
+import PlugboardPlugins
+
+/// The composition root: wires the plugin host, the MCP server and the HTTP transport together
+/// and runs them until SIGINT/SIGTERM, then drains plugin calls.
+public struct PlugboardApp: Sendable {
+    public let configuration: ServerConfiguration
+    public let plugins: PluginHost
+    public let server: MCPServer
+    let logger: Logger
+
+    /// Refuses configurations that would be unsafe to serve, then loads the plugins.
+    public init(configuration: ServerConfiguration, logger: Logger) throws(ConfigurationError) {
+        if configuration.auth.mode == .none, !configuration.listensOnLoopback {
+            throw ConfigurationError(
+                file: configuration.file, line: nil,
+                reason: "refusing to listen on \(configuration.server.host):\(configuration.server.port) without authentication: "
+                    + "with auth.mode 'none' every caller is '\(configuration.auth.localOwner)', so bind a loopback address (127.0.0.1)")
+        }
+        self.configuration = configuration
+        self.logger = logger
+        self.plugins = PluginHost(configuration: configuration.plugins, logger: logger)
+        self.server = MCPServer(
+            description: ServerDescription(
+                name: configuration.server.name, version: PlugboardVersion.current, instructions: configuration.server.instructions),
+            catalogs: plugins, pageSize: configuration.server.pageSize, logger: logger)
+    }
+
+    /// The caller of every request while authentication is off.
+    var localCaller: MCPCaller {
+        MCPCaller(owner: configuration.auth.localOwner)
+    }
+
+    /// Serves HTTP until a shutdown signal arrives.
+    public func runHTTP() async throws {
+        plugins.start()
+        let transport = StreamableHTTPTransport(
+            server: server, policy: requestPolicy, maxBodyBytes: configuration.server.maxBodyBytes, logger: logger)
+        let router = Router()
+        let endpoint = MCPEndpoint(transport: transport, caller: localCaller)
+        for method: HTTPRequest.Method in [.post, .get, .delete, .put, .patch, .options, .head] {
+            router.on("/mcp", method: method) { request, context in await endpoint.respond(to: request, context: context) }
+        }
+        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/readyz") { [plugins] _, _ -> Response in
+            plugins.currentGeneration == nil
+                ? Response(status: .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: "loading\n")))
+                : Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ready\n")))
+        }
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "plugboard"),
+            logger: logger)
+        logger.info("serving MCP at http://\(configuration.server.host):\(configuration.server.port)/mcp")
+        do {
+            try await app.runService()
+        } catch {
+            await plugins.shutdown()
+            throw error
+        }
+        await plugins.shutdown()
+    }
+
+    /// Browser origins and host names the MCP endpoint accepts.
+    var requestPolicy: HTTPRequestPolicy {
+        var origins = Set(configuration.server.allowedOrigins)
+        var hosts = Set(configuration.server.allowedHosts)
+        if let publicURL = configuration.server.publicURL {
+            origins.insert(publicURL)
+            if let host = publicURL.split(separator: "/").dropFirst().first {
+                hosts.insert(HTTPRequestPolicy.stripPort(String(host)))
+            }
+        }
+        // A loopback bind only answers to loopback names (and configured ones): a DNS-rebinding page
+        // cannot reach it under its own name.
+        let allowedHosts = configuration.listensOnLoopback ? HTTPRequestPolicy.loopbackHosts.union(hosts) : nil
+        return HTTPRequestPolicy(allowedOrigins: origins, allowLoopbackOrigins: true, allowedHosts: allowedHosts)
+    }
+}
+
+/// The host's version, reported as serverInfo.version.
+public enum PlugboardVersion {
+    public static let current = "0.1.0"
+}
