@@ -92,10 +92,10 @@ final class SchemaNode: @unchecked Sendable {
             report("expected \(types.sorted().joined(separator: " or ")), got \(SchemaNode.describe(value))")
             return
         }
-        if let enumValues, !enumValues.contains(where: { SchemaNode.jsonEqual($0, value) }) {
+        if let enumValues, !enumValues.contains(value) {
             report("must be one of \(enumValues.map(\.jsonString).joined(separator: ", ")), got \(SchemaNode.describe(value))")
         }
-        if let constValue, !SchemaNode.jsonEqual(constValue, value) {
+        if let constValue, constValue != value {
             report("must be \(constValue.jsonString)")
         }
         switch value {
@@ -127,7 +127,7 @@ final class SchemaNode: @unchecked Sendable {
             }
             if uniqueItems {
                 outer: for i in array.indices {
-                    for j in array.indices where j > i && SchemaNode.jsonEqual(array[i], array[j]) {
+                    for j in array.indices where j > i && array[i] == array[j] {
                         report("items must be unique (items \(i) and \(j) are equal)")
                         break outer
                     }
@@ -190,20 +190,6 @@ final class SchemaNode: @unchecked Sendable {
         case .object: types.contains("object")
         case .int: types.contains("integer") || types.contains("number")
         case .double: types.contains("number") || (types.contains("integer") && value.integerValue != nil)
-        }
-    }
-
-    /// JSON equality: 1 and 1.0 are the same number.
-    static func jsonEqual(_ lhs: JSONValue, _ rhs: JSONValue) -> Bool {
-        switch (lhs, rhs) {
-        case (.int, .double), (.double, .int), (.double, .double), (.int, .int):
-            return lhs.doubleValue == rhs.doubleValue
-        case (.array(let a), .array(let b)):
-            return a.count == b.count && zip(a, b).allSatisfy { jsonEqual($0, $1) }
-        case (.object(let a), .object(let b)):
-            return a.count == b.count && a.entries.allSatisfy { entry in b[entry.key].map { jsonEqual(entry.value, $0) } ?? false }
-        default:
-            return lhs == rhs
         }
     }
 

@@ -46,6 +46,12 @@ public struct TableDeclaration: Sendable, Equatable {
     /// The column holding the owner of each row; nil for shared tables.
     public var ownerColumn: String?
     public var shared: Bool
+
+    public init(name: String, ownerColumn: String?, shared: Bool) {
+        self.name = name
+        self.ownerColumn = ownerColumn
+        self.shared = shared
+    }
 }
 
 /// A tool as declared in a manifest.
@@ -71,6 +77,12 @@ public struct ToolLimits: Sendable, Equatable {
     public var timeoutMilliseconds: Int
     public var maxResultCharacters: Int
     public var maxRows: Int
+
+    public init(timeoutMilliseconds: Int, maxResultCharacters: Int, maxRows: Int) {
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.maxResultCharacters = maxResultCharacters
+        self.maxRows = maxRows
+    }
 
     public static let defaults = ToolLimits(timeoutMilliseconds: 30_000, maxResultCharacters: 100_000, maxRows: 1_000)
 }

@@ -1,0 +1,73 @@
+import PlugboardJSON
+import PlugboardMCP
+import PlugboardPlugins
+import Testing
+
+@Suite("Catalog overlays", .serialized)
+struct CatalogOverlayTests {
+    func load(_ overlays: [String: ToolOverlay], examples: [String] = ["demo", "echo_c"]) async -> (LoadReport, [JSONValue], PluginHost, PluginFolder) {
+        let plugins = PluginFolder()
+        for name in examples { plugins.addExample(name) }
+        let host = plugins.host(overlays: overlays)
+        let report = host.start()
+        return (report, host.currentCatalog().tools(for: MCPCaller(owner: "o")), host, plugins)
+    }
+
+    @Test("renames a tool, keeping its handler")
+    func rename() async throws {
+        let (report, tools, host, plugins) = await load(["say": ToolOverlay(name: "speak")])
+        defer { plugins.remove() }
+        #expect(report.refusals.isEmpty)
+        #expect(tools.compactMap { $0["name"]?.stringValue }.prefix(2) == ["speak", "statistics"])
+        let context = MCPCallContext(caller: MCPCaller(owner: "o"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
+        let result = try await host.currentCatalog().callTool("speak", arguments: ["text": "renamed"], context: context)
+        #expect(result["content"]?.arrayValue?.first?["text"] == "renamed")
+        await #expect(throws: MCPError.self) { try await host.currentCatalog().callTool("say", arguments: ["text": "x"], context: context) }
+        await host.shutdown()
+    }
+
+    @Test("replaces a description and switches a tool off")
+    func describeAndDisable() async {
+        let (_, tools, host, plugins) = await load([
+            "statistics": ToolOverlay(description: "Sharper description."),
+            "divide": ToolOverlay(enabled: false),
+        ])
+        defer { plugins.remove() }
+        #expect(tools.first { $0["name"] == "statistics" }?["description"] == "Sharper description.")
+        #expect(!tools.contains { $0["name"] == "divide" })
+        await host.shutdown()
+    }
+
+    @Test("an overlay for a tool nobody declares is a warning, not a failure")
+    func unknownOverlay() async {
+        let (report, tools, host, plugins) = await load(["nonexistent": ToolOverlay(name: "x")])
+        defer { plugins.remove() }
+        #expect(report.warnings == ["config.yaml overlays tool 'nonexistent', but no loaded manifest declares a tool of that name"])
+        #expect(tools.count == 7)
+        await host.shutdown()
+    }
+
+    @Test("a rename that collides with another plugin's tool refuses the later plugin")
+    func renameCollision() async {
+        let (report, tools, host, plugins) = await load(["echo": ToolOverlay(name: "say")])
+        defer { plugins.remove() }
+        #expect(report.plugins.map(\.name) == ["demo"])
+        #expect(report.refusals.first?.plugin == "echo_c")
+        #expect(report.refusals.first?.reason.hasPrefix("duplicate tool name 'say': already provided by plugin 'demo'") == true)
+        #expect(tools.count == 4)
+        await host.shutdown()
+    }
+
+    @Test("listing order is deterministic across loads")
+    func deterministicOrder() async {
+        let (_, first, hostA, pluginsA) = await load([:], examples: ["notes", "echo_c", "demo"])
+        let (_, second, hostB, pluginsB) = await load([:], examples: ["demo", "notes", "echo_c"])
+        defer {
+            pluginsA.remove()
+            pluginsB.remove()
+        }
+        #expect(first == second)
+        await hostA.shutdown()
+        await hostB.shutdown()
+    }
+}

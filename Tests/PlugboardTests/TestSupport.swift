@@ -1,0 +1,92 @@
+import Foundation
+import Logging
+import PlugboardPlugins
+
+/// Helpers shared by the tests: the build folder holding the real plugin libraries, and
+/// throwaway plugin folders.
+enum TestSupport {
+    /// The folder of the running test binary, which is where SwiftPM puts the plugin libraries.
+    static let buildFolder: String = {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var folder = executable.deletingLastPathComponent()
+        // `swift test` runs <build>/<Package>PackageTests.xctest (a file on Linux).
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("libdemo.so").path), folder.path != "/" {
+            folder = folder.deletingLastPathComponent()
+        }
+        return folder.path
+    }()
+
+    static let repositoryRoot: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }()
+
+    static func library(_ name: String) -> String {
+        "\(buildFolder)/lib\(name).so"
+    }
+
+    static let logger: Logger = {
+        var logger = Logger(label: "plugboard-tests")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// A fresh temporary folder, removed by the caller's `defer`.
+    static func temporaryFolder() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("plugboard-test-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
+
+/// A plugins folder built for one test: manifests written from strings, libraries found in the
+/// build folder.
+struct PluginFolder {
+    let root: String
+
+    init() {
+        root = TestSupport.temporaryFolder()
+        try? FileManager.default.createDirectory(atPath: "\(root)/plugins", withIntermediateDirectories: true)
+    }
+
+    var folder: String { "\(root)/plugins" }
+
+    /// Writes `plugins/<name>/manifest.yaml`.
+    @discardableResult
+    func add(_ name: String, manifest: String) -> String {
+        let directory = "\(folder)/\(name)"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = "\(directory)/manifest.yaml"
+        try? manifest.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Copies an example plugin's manifest from `Plugins/`.
+    @discardableResult
+    func addExample(_ name: String) -> String {
+        let text = (try? String(contentsOfFile: "\(TestSupport.repositoryRoot)/Plugins/\(name)/manifest.yaml", encoding: .utf8)) ?? ""
+        return add(name, manifest: text)
+    }
+
+    func host(overlays: [String: ToolOverlay] = [:]) -> PluginHost {
+        PluginHost(
+            configuration: PluginHostConfiguration(
+                folder: folder, librarySearchPath: [TestSupport.buildFolder], stateDirectory: "\(root)/state", toolOverlays: overlays),
+            logger: TestSupport.logger)
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+/// A manifest for the misbehaving fixture plugin with the given tools section.
+func misbehavingManifest(plugin: String = "misbehaving", config: String = "", tools: String) -> String {
+    """
+    plugin: \(plugin)
+    version: 0.0.1
+    library: libfixture_misbehaving.so
+    \(config)
+    tools:
+    \(tools)
+    """
+}

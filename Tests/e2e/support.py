@@ -1,0 +1,307 @@
+"""Shared machinery of the end-to-end suite: starting a real `plugboard` process and talking to it.
+
+Nothing here is a test. `conftest.py` turns it into fixtures; the test modules import the
+client helpers and constants directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+import httpx2
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
+
+# Tests/e2e/support.py -> the repository root is two folders up from Tests/.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+E2E_DIR = Path(__file__).resolve().parent
+MANIFESTS_DIR = E2E_DIR / "manifests"
+ARTIFACTS_ROOT = REPO_ROOT / "test-artifacts" / "e2e"
+
+# Generous limits for a slow, busy 2-core machine: start-up may wait, behaviour may not.
+STARTUP_TIMEOUT_S = float(os.environ.get("PLUGBOARD_E2E_STARTUP_TIMEOUT", "90"))
+SHUTDOWN_TIMEOUT_S = 15.0
+LOG_WAIT_S = 5.0
+
+LOCAL_OWNER = "local"
+SERVER_NAME = "plugboard"
+INSTRUCTIONS = "End-to-end test server: every tool comes from a plugin."
+
+MODERN = "2026-07-28"
+LEGACY = "2025-11-25"
+ALL_VERSIONS = [MODERN, "2025-11-25", "2025-06-18", "2025-03-26"]
+
+DEMO_TOOLS = ["say", "statistics", "countdown", "divide"]
+ECHO_C_TOOLS = ["echo", "add_integers", "wait"]
+NOTES_TOOLS = ["add_note", "list_notes"]
+MISBEHAVING_TOOLS = ["hang", "twice", "bad_json", "wrong_shape", "bad_structured", "internal", "whoami", "query", "late"]
+
+
+def plugboard_binary() -> Path:
+    """The server binary: $PLUGBOARD_BIN, else the debug build of this checkout."""
+    override = os.environ.get("PLUGBOARD_BIN")
+    return Path(override).resolve() if override else REPO_ROOT / ".build" / "debug" / "plugboard"
+
+
+def library_path() -> list[Path]:
+    """Where manifests' `library:` names are looked up: $PLUGBOARD_LIBRARY_PATH (os.pathsep-separated),
+    else the binary's own folder and the debug build folder."""
+    override = os.environ.get("PLUGBOARD_LIBRARY_PATH")
+    if override:
+        return [Path(p).resolve() for p in override.split(os.pathsep) if p]
+    folders = [plugboard_binary().parent, REPO_ROOT / ".build" / "debug"]
+    unique: list[Path] = []
+    for folder in folders:
+        if folder not in unique:
+            unique.append(folder)
+    return unique
+
+
+def plugin_manifest(name: str) -> Path:
+    """A manifest the suite can serve: a shipped plugin's or one of Tests/e2e/manifests/."""
+    shipped = REPO_ROOT / "Plugins" / name / "manifest.yaml"
+    if shipped.is_file():
+        return shipped
+    own = MANIFESTS_DIR / f"{name}.yaml"
+    if own.is_file():
+        return own
+    raise FileNotFoundError(f"no manifest for plugin {name!r}")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _yaml(value: object) -> str:
+    """A YAML scalar or flow sequence: JSON is valid YAML flow syntax and quotes paths safely."""
+    return json.dumps(value)
+
+
+class PlugboardServer:
+    """One `plugboard` process with its own config, plugins folder, state dir and log file."""
+
+    def __init__(
+        self,
+        name: str,
+        workdir: Path,
+        artifacts: Path,
+        plugins: dict[str, Path],
+        page_size: int | None = None,
+    ) -> None:
+        self.name = name
+        self.workdir = workdir
+        self.artifacts = artifacts
+        self.plugins = plugins
+        self.page_size = page_size
+        self.binary = plugboard_binary()
+        self.plugins_dir = workdir / "plugins"
+        self.state_dir = workdir / "state"
+        self.config_path = workdir / "config.yaml"
+        self.log_path = artifacts / f"{name}.log"
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log_file = None
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _write_plugins(self) -> None:
+        if self.plugins_dir.exists():
+            shutil.rmtree(self.plugins_dir)
+        for folder, manifest in self.plugins.items():
+            target = self.plugins_dir / folder
+            target.mkdir(parents=True)
+            shutil.copyfile(manifest, target / "manifest.yaml")
+
+    def write_config(self, port: int) -> None:
+        lines = [
+            "# Written by Tests/e2e for one test run.",
+            "server:",
+            f"  listen: {_yaml(f'127.0.0.1:{port}')}",
+            f"  instructions: {_yaml(INSTRUCTIONS)}",
+        ]
+        if self.page_size is not None:
+            lines.append(f"  page_size: {self.page_size}")
+        lines += [
+            "auth:",
+            "  mode: none",
+            f"  local_owner: {_yaml(LOCAL_OWNER)}",
+            "plugins:",
+            f"  folder: {_yaml(str(self.plugins_dir))}",
+            f"  library_path: {_yaml([str(p) for p in library_path()])}",
+            f"  state_dir: {_yaml(str(self.state_dir))}",
+            "logging:",
+            "  level: debug",
+            "",
+        ]
+        self.config_path.write_text("\n".join(lines))
+        shutil.copyfile(self.config_path, self.artifacts / f"{self.name}.config.yaml")
+
+    def prepare(self) -> None:
+        """Writes the plugins folder and a config (for stdio use, where no port is served)."""
+        if not self.binary.is_file():
+            raise FileNotFoundError(f"plugboard binary not found at {self.binary} (build it, or set PLUGBOARD_BIN)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        self._write_plugins()
+        self.write_config(self.port or free_port())
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/mcp"
+
+    def start(self) -> None:
+        """Starts the server and waits until GET /readyz answers 200. Retries on a port clash."""
+        self.prepare()
+        last_error = ""
+        for _attempt in range(3):
+            self.port = free_port()
+            self.write_config(self.port)
+            self._log_file = open(self.log_path, "ab", buffering=0)
+            self._log_file.write(f"=== {time.strftime('%H:%M:%S')} starting {self.binary} serve on port {self.port}\n".encode())
+            self.process = subprocess.Popen(
+                [str(self.binary), "serve", "--config", str(self.config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=self._log_file,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                start_new_session=True,
+            )
+            try:
+                self._wait_ready()
+                return
+            except RuntimeError as error:
+                last_error = str(error)
+                self.stop()
+                if "in use" not in self.log_text().lower():
+                    break
+        raise RuntimeError(f"server {self.name!r} did not start: {last_error}\n--- log tail ---\n{self.log_text()[-4000:]}")
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        with httpx2.Client(timeout=5.0) as http:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"exited with status {self.process.returncode} before it was ready")
+                try:
+                    if http.get(f"{self.base_url}/readyz").status_code == 200:
+                        return
+                except httpx2.TransportError:
+                    pass
+                time.sleep(0.1)
+        raise RuntimeError(f"not ready within {STARTUP_TIMEOUT_S:.0f} s")
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM (the server drains plugin calls), then SIGKILL if it lingers."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=SHUTDOWN_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=SHUTDOWN_TIMEOUT_S)
+        if process is not None and self._log_file is not None:
+            self._log_file.write(f"=== {time.strftime('%H:%M:%S')} stopped, exit status {process.returncode}\n".encode())
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    # -- the log --------------------------------------------------------------------------------
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_mark(self) -> int:
+        """The log's current length: pass it to `wait_for_log` to see only what comes after."""
+        return len(self.log_text())
+
+    def wait_for_log(self, pattern: str, since: int = 0, timeout: float = LOG_WAIT_S) -> str:
+        """Waits until a log line after `since` matches the regular expression; returns the line."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log_text()[since:].splitlines():
+                if regex.search(line):
+                    return line
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no log line matching {pattern!r} within {timeout} s in {self.log_path}")
+            time.sleep(0.05)
+
+
+# -- clients --------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def connect(url: str, mode: str) -> AsyncIterator[Client]:
+    """The official SDK client over Streamable HTTP, in `legacy` (initialize) or a modern mode."""
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(30.0)) as http:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode, read_timeout_seconds=30.0) as client:
+            yield client
+
+
+def text_of(result) -> str:
+    """The text of a result's single text content block."""
+    assert len(result.content) == 1, f"expected one content block, got {result.content!r}"
+    block = result.content[0]
+    assert block.type == "text", f"expected a text block, got {block!r}"
+    return block.text
+
+
+def json_headers(version: str | None = LEGACY, **extra: str) -> dict[str, str]:
+    """Headers of a well-formed MCP POST; `version=None` leaves MCP-Protocol-Version out."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if version is not None:
+        headers["MCP-Protocol-Version"] = version
+    headers.update(extra)
+    return headers
+
+
+def modern_meta() -> dict[str, object]:
+    return {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+
+
+def rpc(method: str, params: dict | None = None, id: object = 1) -> bytes:
+    message: dict[str, object] = {"jsonrpc": "2.0", "method": method}
+    if id is not None:
+        message["id"] = id
+    if params is not None:
+        message["params"] = params
+    return json.dumps(message).encode()
+
+
+def sse_messages(body: str) -> list[dict]:
+    """The JSON-RPC messages of an SSE body (one `data:` line per event here)."""
+    messages = []
+    for event in body.split("\n\n"):
+        data = [line[5:].lstrip() for line in event.splitlines() if line.startswith("data:")]
+        if data:
+            messages.append(json.loads("\n".join(data)))
+    return messages
