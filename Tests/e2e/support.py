@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
 
+import anyio
 import httpx2
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -240,17 +241,32 @@ class PlugboardServer:
         """The log's current length: pass it to `wait_for_log` to see only what comes after."""
         return len(self.log_text())
 
-    def wait_for_log(self, pattern: str, since: int = 0, timeout: float = LOG_WAIT_S) -> str:
-        """Waits until a log line after `since` matches the regular expression; returns the line."""
+    def find_log(self, pattern: str, since: int = 0) -> str | None:
+        """The first log line after `since` that matches the regular expression, if any."""
         regex = re.compile(pattern)
+        for line in self.log_text()[since:].splitlines():
+            if regex.search(line):
+                return line
+        return None
+
+    def wait_for_log(self, pattern: str, since: int = 0, timeout: float = LOG_WAIT_S) -> str:
+        """Waits (blocking: for synchronous tests) until a log line after `since` matches."""
         deadline = time.monotonic() + timeout
-        while True:
-            for line in self.log_text()[since:].splitlines():
-                if regex.search(line):
-                    return line
+        while (line := self.find_log(pattern, since)) is None:
             if time.monotonic() >= deadline:
                 raise AssertionError(f"no log line matching {pattern!r} within {timeout} s in {self.log_path}")
             time.sleep(0.05)
+        return line
+
+    async def await_log(self, pattern: str, since: int = 0, timeout: float = LOG_WAIT_S) -> str:
+        """Waits like `wait_for_log` without blocking the event loop (for async tests, whose
+        clients must keep running meanwhile)."""
+        deadline = time.monotonic() + timeout
+        while (line := self.find_log(pattern, since)) is None:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no log line matching {pattern!r} within {timeout} s in {self.log_path}")
+            await anyio.sleep(0.05)
+        return line
 
 
 # -- clients --------------------------------------------------------------------------------------

@@ -51,6 +51,15 @@ async def test_connects_in_the_requested_era(server, mode):
             assert result.meta["io.modelcontextprotocol/serverInfo"]["name"] == SERVER_NAME
 
 
+async def test_auto_mode_discovers_the_modern_era(server):
+    # mode="auto" probes server/discover and adopts 2026-07-28 from its supportedVersions.
+    async with connect(server.url, "auto") as client:
+        assert client.protocol_version == MODERN
+        assert client.server_info is not None and client.server_info.name == SERVER_NAME
+        result = await client.call_tool("say", {"text": "auto"})
+    assert text_of(result) == "auto"
+
+
 async def test_list_tools(server, mode):
     async with connect(server.url, mode) as client:
         listing = await client.list_tools()
@@ -178,6 +187,11 @@ async def test_prompts(server, mode):
         assert len(drafted.messages) == 1
         assert drafted.messages[0].role == "user"
         assert drafted.messages[0].content.text == "Draft a short note about otters in a friendly tone, then save it with add_note."
+
+        # Placeholders are filled once: an argument that looks like one stays literal, and a
+        # missing optional argument renders as empty text.
+        literal = await client.get_prompt("draft_note", {"topic": "{{tone}}"})
+        assert literal.messages[0].content.text == "Draft a short note about {{tone}} in a  tone, then save it with add_note."
 
         with pytest.raises(MCPError) as raised:
             await client.get_prompt("draft_note", {"tone": "terse"})
