@@ -249,14 +249,47 @@ async def test_cancel_a_plain_json_call(server):
     assert outcome["at"] - started < 4.5, "the call ran (nearly) its full 5 s"
     response = outcome["response"]
     assert response.status_code == 200
-    if response.content:
-        body = response.json()
-        assert "result" not in body, f"a cancelled request got a result: {body}"
-        assert body["id"] == request_id
-        assert body["error"]["code"] == -32800
+    # A cancelled request gets no response: an event stream with no events says exactly that.
+    assert response.headers["content-type"] == "text/event-stream"
+    assert response.content == b""
     await server.await_log(rf"request={request_id} .*request cancelled by client", since=mark)
     await plugin_stopped_early(server, mark)
     await still_serving(server)
+
+
+async def test_cancel_reaches_only_the_client_that_sent_it(server):
+    """Two clients of the same owner use the same request id; the session id each got from its
+    initialize keeps one client's cancel away from the other's call."""
+    request_id = "shared-id"
+    sessions = []
+    async with httpx2.AsyncClient(timeout=30.0) as http:
+        for _ in range(2):
+            init = await http.post(
+                server.url,
+                headers=json_headers(version=None),
+                content=rpc("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "0"}}, id=0),
+            )
+            sessions.append(init.headers["mcp-session-id"])
+        assert sessions[0] != sessions[1]
+        short = {"name": "countdown", "arguments": {"steps": 8, "delay_ms": 100}}
+        outcome: dict[str, httpx2.Response] = {}
+
+        async def call(session: str, params: dict) -> None:
+            headers = {**LEGACY_HEADERS, "Mcp-Session-Id": session}
+            outcome[session] = await http.post(server.url, headers=headers, content=rpc("tools/call", params, id=request_id))
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call, sessions[0], COUNTDOWN)
+                tg.start_soon(call, sessions[1], short)
+                await anyio.sleep(0.3)
+                cancel = rpc("notifications/cancelled", {"requestId": request_id}, id=None)
+                response = await http.post(server.url, headers={**LEGACY_HEADERS, "Mcp-Session-Id": sessions[0]}, content=cancel)
+                assert response.status_code == 202
+
+    cancelled, completed = outcome[sessions[0]], outcome[sessions[1]]
+    assert cancelled.content == b"", "the cancelled call must get no response"
+    assert completed.json()["result"]["content"][0]["text"] == "Counted down 8 steps."
 
 
 async def test_cancelling_an_unknown_request_is_harmless(server):

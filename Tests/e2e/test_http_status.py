@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx2
 import pytest
@@ -78,12 +79,33 @@ def test_initialize_negotiates_a_supported_version(http):
     result = response.json()["result"]
     assert result["protocolVersion"] == "2025-06-18"
     assert result["serverInfo"]["name"] == "plugboard"
-    assert "mcp-session-id" not in response.headers  # stateless: no session is issued
+    # A session id is issued only to namespace request ids for cancellation: visible ASCII,
+    # random, and never required (the next test calls without it).
+    session = response.headers["mcp-session-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", session)
+    other = http.post("/mcp", headers=json_headers(version=None), content=rpc("initialize", params, id=3))
+    assert other.headers["mcp-session-id"] != session
+    stale = http.post(
+        "/mcp", headers=json_headers("2025-06-18", **{"Mcp-Session-Id": "no-such-session"}), content=rpc("ping", {}, id=4)
+    )
+    assert stale.status_code == 200 and stale.json()["result"] == {}
 
     params["protocolVersion"] = "1999-01-01"
     response = http.post("/mcp", headers=json_headers(version=None), content=rpc("initialize", params, id=2))
     assert response.status_code == 200
     assert response.json()["result"]["protocolVersion"] == "2025-11-25"
+
+
+def test_accept_event_stream_only_gets_an_event_stream(http):
+    response = http.post(
+        "/mcp", headers=json_headers(Accept="text/event-stream"), content=rpc("tools/call", {"name": "say", "arguments": {"text": "sse"}}, id=7)
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/event-stream"
+    events = [line[len("data: "):] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert [json.loads(event) for event in events] == [
+        {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": "sse"}]}}
+    ]
 
 
 def test_modern_request_200(http):

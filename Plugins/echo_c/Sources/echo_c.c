@@ -132,10 +132,14 @@ static void invoke(void *raw, pb_call_id call, const char *handler, const uint8_
         host->complete(host->host_ctx, call, PB_OK, (const uint8_t *)out, size);
         free(out);
     } else if (strcmp(handler, "echo.add") == 0) {
-        long long a = integer_field(json, len, "a", 0), b = integer_field(json, len, "b", 0);
+        long long a = integer_field(json, len, "a", 0), b = integer_field(json, len, "b", 0), sum;
+        if (__builtin_add_overflow(a, b, &sum)) {
+            complete_text(host, call, PB_TOOL_ERROR, "The sum does not fit in a 64-bit integer; use smaller numbers.");
+            return;
+        }
         char out[256];
         snprintf(out, sizeof out,
-                 "{\"content\":[{\"type\":\"text\",\"text\":\"%lld\"}],\"structuredContent\":{\"sum\":%lld}}", a + b, a + b);
+                 "{\"content\":[{\"type\":\"text\",\"text\":\"%lld\"}],\"structuredContent\":{\"sum\":%lld}}", sum, sum);
         complete_text(host, call, PB_OK, out);
     } else if (strcmp(handler, "echo.delay") == 0) {
         delay_job *job = malloc(sizeof *job);

@@ -1,31 +1,32 @@
 import Synchronization
 
 /// Requests being served, so that `notifications/cancelled` (which arrives as a separate HTTP
-/// request in stateless mode) can find them. Keyed by owner and request id: a caller can only
-/// ever cancel their own requests.
+/// request in stateless mode) can find them. Keyed by owner, session id (when the client keeps
+/// one) and request id: a caller can only ever cancel their own requests, and clients that keep
+/// their session id cannot cancel each other's.
 final class InFlightRequests: Sendable {
-    private struct Key: Hashable {
+    struct Key: Hashable {
         let owner: String
+        let session: String?
         let id: RequestID
     }
 
     private let signals = Mutex<[Key: [CancellationSignal]]>([:])
 
-    func begin(owner: String, id: RequestID, signal: CancellationSignal) {
-        signals.withLock { $0[Key(owner: owner, id: id), default: []].append(signal) }
+    func begin(_ key: Key, signal: CancellationSignal) {
+        signals.withLock { $0[key, default: []].append(signal) }
     }
 
-    func end(owner: String, id: RequestID, signal: CancellationSignal) {
+    func end(_ key: Key, signal: CancellationSignal) {
         signals.withLock { signals in
-            let key = Key(owner: owner, id: id)
             signals[key]?.removeAll { $0 === signal }
             if signals[key]?.isEmpty == true { signals[key] = nil }
         }
     }
 
-    /// Cancels the caller's requests with this id; unknown or finished ids are ignored.
-    func cancel(owner: String, id: RequestID) {
-        let matching = signals.withLock { $0[Key(owner: owner, id: id)] ?? [] }
+    /// Cancels the matching requests; unknown or finished ids are ignored.
+    func cancel(_ key: Key) {
+        let matching = signals.withLock { $0[key] ?? [] }
         for signal in matching { signal.cancel() }
     }
 }

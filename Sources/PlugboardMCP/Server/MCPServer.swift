@@ -18,12 +18,15 @@ public final class MCPServer: Sendable {
     }
 
     /// Serves one request. Errors come back as `MCPError`, with era-specific codes already applied.
+    /// - Parameter session: the client's session id, if it sent one; it scopes request ids for
+    ///   cancellation and carries no other state.
     public func respond(
-        to request: JSONRPCRequest, era: ProtocolEra, caller: MCPCaller, progress: ProgressSink? = nil,
+        to request: JSONRPCRequest, era: ProtocolEra, caller: MCPCaller, session: String? = nil, progress: ProgressSink? = nil,
         cancellation: CancellationSignal = CancellationSignal()
     ) async -> Result<JSONValue, MCPError> {
-        inFlight.begin(owner: caller.owner, id: request.id, signal: cancellation)
-        defer { inFlight.end(owner: caller.owner, id: request.id, signal: cancellation) }
+        let key = InFlightRequests.Key(owner: caller.owner, session: session, id: request.id)
+        inFlight.begin(key, signal: cancellation)
+        defer { inFlight.end(key, signal: cancellation) }
         let context = MCPCallContext(caller: caller, requestID: request.id, progress: progress, cancellation: cancellation)
         do {
             let result = try await dispatch(request, era: era, context: context)
@@ -34,11 +37,11 @@ public final class MCPServer: Sendable {
     }
 
     /// Handles a notification from the client. Only cancellation needs action.
-    public func receive(notification method: String, params: JSONObject, caller: MCPCaller) {
+    public func receive(notification method: String, params: JSONObject, caller: MCPCaller, session: String? = nil) {
         guard method == "notifications/cancelled" else { return }
         guard let id = params["requestId"].flatMap(RequestID.init) else { return }
         logger.debug("request cancelled by client", metadata: ["request": "\(id)", "owner": "\(caller.owner)"])
-        inFlight.cancel(owner: caller.owner, id: id)
+        inFlight.cancel(InFlightRequests.Key(owner: caller.owner, session: session, id: id))
     }
 
     // MARK: Dispatch

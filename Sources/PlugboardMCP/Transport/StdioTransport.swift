@@ -40,12 +40,7 @@ public struct StdioTransport: Sendable {
                     group.addTask { [server, caller] in
                         var progress: ProgressSink?
                         if let token = request.meta?["progressToken"], token != .null {
-                            progress = { update in
-                                var params: JSONObject = ["progressToken": token, "progress": .double(update.progress)]
-                                if let total = update.total { params["total"] = .double(total) }
-                                if let message = update.message { params["message"] = .string(message) }
-                                write(JSONRPCEncoding.notification(method: "notifications/progress", params: .object(params)))
-                            }
+                            progress = { update in write(ProgressNotification.encode(token: token, update)) }
                         }
                         switch await server.respond(to: request, era: era, caller: caller, progress: progress) {
                         case .success(let value): write(JSONRPCEncoding.result(id: request.id, value))

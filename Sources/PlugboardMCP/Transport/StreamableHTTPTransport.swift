@@ -12,12 +12,15 @@ public struct StreamableHTTPTransport: Sendable {
     public let policy: HTTPRequestPolicy
     /// The largest request body accepted; the HTTP layer answers `payloadTooLarge()` above it.
     public let maxBodyBytes: Int
+    /// How often an open SSE stream gets a keep-alive comment.
+    public let keepAliveInterval: Duration
     private let logger: Logger
 
-    public init(server: MCPServer, policy: HTTPRequestPolicy, maxBodyBytes: Int, logger: Logger) {
+    public init(server: MCPServer, policy: HTTPRequestPolicy, maxBodyBytes: Int, keepAliveInterval: Duration = .seconds(2), logger: Logger) {
         self.server = server
         self.policy = policy
         self.maxBodyBytes = maxBodyBytes
+        self.keepAliveInterval = keepAliveInterval
         self.logger = logger
     }
 
@@ -57,7 +60,7 @@ public struct StreamableHTTPTransport: Sendable {
         }
         let accept = Accept(headers[.accept])
         guard accept.json || accept.eventStream else {
-            return Self.error(.notAcceptable, MCPError(.invalidRequest, "Accept must allow application/json and text/event-stream"))
+            return Self.error(.notAcceptable, MCPError(.invalidRequest, "Accept must allow application/json or text/event-stream"))
         }
         let value: JSONValue
         do {
@@ -85,39 +88,59 @@ public struct StreamableHTTPTransport: Sendable {
         case .response:
             return .complete(status: .accepted, headerFields: [:], body: [])
         case .notification(let method, let params):
-            server.receive(notification: method, params: params, caller: caller)
+            server.receive(notification: method, params: params, caller: caller, session: era.isModern ? nil : headers[.mcpSessionID])
             return .complete(status: .accepted, headerFields: [:], body: [])
         case .request(let rpc):
-            if let token = rpc.meta?["progressToken"], token != .null, accept.eventStream {
-                return stream(rpc, era: era, caller: caller, progressToken: token)
+            // Legacy clients keep the session id of their initialize; it only namespaces request
+            // ids for cancellation, so two clients of one owner never cancel each other's calls.
+            let session = era.isModern ? nil : headers[.mcpSessionID]
+            let progressToken = rpc.meta?["progressToken"].flatMap { $0 == .null ? nil : $0 }
+            if accept.eventStream, progressToken != nil || !accept.json {
+                return stream(rpc, era: era, caller: caller, session: session, progressToken: progressToken)
             }
-            let result = await server.respond(to: rpc, era: era, caller: caller)
+            let result = await server.respond(to: rpc, era: era, caller: caller, session: session)
             switch result {
             case .success(let value):
-                return Self.json(.ok, JSONRPCEncoding.result(id: rpc.id, value))
+                var response = Self.json(.ok, JSONRPCEncoding.result(id: rpc.id, value))
+                if rpc.method == "initialize", case .complete(let status, var fields, let body) = response {
+                    fields[.mcpSessionID] = Self.newSessionID()
+                    response = .complete(status: status, headerFields: fields, body: body)
+                }
+                return response
+            case .failure(let error) where error.code == .requestCancelled:
+                // A cancelled request gets no response: an empty event stream says exactly that.
+                return .complete(status: .ok, headerFields: [.contentType: "text/event-stream"], body: [])
             case .failure(let error):
                 return Self.json(Self.status(of: error, era: era), JSONRPCEncoding.error(id: rpc.id, error))
             }
         }
     }
 
-    /// Answers with an SSE stream: progress notifications as they come, then the response.
-    private func stream(_ request: JSONRPCRequest, era: ProtocolEra, caller: MCPCaller, progressToken: JSONValue) -> MCPHTTPResponse {
+    /// Answers with an SSE stream: progress notifications as they come, then the response, with
+    /// keep-alive comments in between so proxies and clients with read timeouts hold on.
+    private func stream(_ request: JSONRPCRequest, era: ProtocolEra, caller: MCPCaller, session: String?, progressToken: JSONValue?) -> MCPHTTPResponse {
         let server = self.server
+        let keepAliveInterval = self.keepAliveInterval
         var headers: HTTPFields = [:]
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache, no-transform"
         headers[.xAccelBuffering] = "no"
         let (events, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(256))
         let cancellation = CancellationSignal()
-        let progress: ProgressSink = { update in
-            var params: JSONObject = ["progressToken": progressToken, "progress": .double(update.progress)]
-            if let total = update.total { params["total"] = .double(total) }
-            if let message = update.message { params["message"] = .string(message) }
-            continuation.yield(SSE.message(JSONRPCEncoding.notification(method: "notifications/progress", params: .object(params))))
+        var progress: ProgressSink?
+        if let progressToken {
+            progress = { update in
+                continuation.yield(SSE.message(ProgressNotification.encode(token: progressToken, update)))
+            }
+        }
+        let keepAlive = Task {
+            while (try? await Task.sleep(for: keepAliveInterval)) != nil {
+                continuation.yield(SSE.keepAlive)
+            }
         }
         Task {
-            let result = await server.respond(to: request, era: era, caller: caller, progress: progress, cancellation: cancellation)
+            let result = await server.respond(to: request, era: era, caller: caller, session: session, progress: progress, cancellation: cancellation)
+            keepAlive.cancel()
             switch result {
             case .success(let value):
                 continuation.yield(SSE.message(JSONRPCEncoding.result(id: request.id, value)))
@@ -131,6 +154,14 @@ public struct StreamableHTTPTransport: Sendable {
         // A client that closes the stream cancels the request (2026-07-28 says so; for the
         // handshake era nobody is left to read the answer either).
         return .stream(status: .ok, headerFields: headers, events: events, clientGone: { cancellation.cancel() })
+    }
+
+    /// A random session id (visible ASCII, 128 bits). Nothing is stored under it.
+    static func newSessionID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        return String(high, radix: 16).leftPadded(to: 16) + String(low, radix: 16).leftPadded(to: 16)
     }
 
     // MARK: Eras and headers
@@ -272,6 +303,12 @@ extension JSONRPCMessage {
     var id: RequestID? {
         if case .request(let request) = self { return request.id }
         return nil
+    }
+}
+
+extension String {
+    func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
     }
 }
 
