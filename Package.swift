@@ -43,10 +43,11 @@ let package = Package(
     targets: [
         // The C ABI: the only thing host and plugins share.
         .target(name: "CPlugboard", path: "Sources/CPlugboard"),
-        // The Swift plugin SDK. Depends on nothing but the header, so plugins never inherit the host's graph.
-        .target(name: "PlugboardKit", dependencies: ["CPlugboard"]),
-        // JSON values, the writer and the JSON Schema subset the host validates with.
+        // JSON values, the writer and the JSON Schema subset the host validates with. No dependencies.
         .target(name: "PlugboardJSON"),
+        // The Swift plugin SDK. Depends on nothing outside this package, so plugins never inherit
+        // the host's dependency graph.
+        .target(name: "PlugboardKit", dependencies: ["CPlugboard", "PlugboardJSON"]),
         // MCP: JSON-RPC, both protocol eras and Streamable HTTP semantics. No HTTP framework, no plugins, no auth.
         .target(
             name: "PlugboardMCP",

@@ -11,7 +11,7 @@ RESULTS=bench/results
 mkdir -p "$RESULTS"
 OUT="$RESULTS/$(date -u +%Y%m%dT%H%M%SZ).txt"
 
-command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -q wrk >/dev/null; }
+command -v wrk >/dev/null || { echo "installing wrk"; apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q -r Tests/e2e/requirements.txt

@@ -23,7 +23,8 @@ public struct JSONSchema: Sendable {
     /// The first few reasons `instance` does not satisfy this schema; empty when it does.
     public func validate(_ instance: JSONValue, limit: Int = 5) -> [JSONSchemaViolation] {
         var violations: [JSONSchemaViolation] = []
-        root.validate(instance, path: [], into: &violations, limit: limit)
+        var path: [String] = []
+        root.validate(instance, path: &path, into: &violations, limit: limit)
         return violations
     }
 }
@@ -76,7 +77,9 @@ final class SchemaNode: @unchecked Sendable {
     var not: SchemaNode?
     var reference: (path: String, target: SchemaNode?)?
 
-    func validate(_ value: JSONValue, path: [String], into violations: inout [JSONSchemaViolation], limit: Int) {
+    /// Appends the ways `value` fails this schema. `path` is the location of `value`: a stack
+    /// pushed and popped on the way down, so valid input costs no allocations for it.
+    func validate(_ value: JSONValue, path: inout [String], into violations: inout [JSONSchemaViolation], limit: Int) {
         guard violations.count < limit else { return }
         func report(_ message: String) {
             violations.append(JSONSchemaViolation(pointer: SchemaNode.pointer(path), message: message))
@@ -86,7 +89,7 @@ final class SchemaNode: @unchecked Sendable {
             return
         }
         if let target = reference?.target {
-            target.validate(value, path: path, into: &violations, limit: limit)
+            target.validate(value, path: &path, into: &violations, limit: limit)
         }
         if let types, !SchemaNode.matches(value, types: types) {
             report("expected \(types.sorted().joined(separator: " or ")), got \(SchemaNode.describe(value))")
@@ -107,23 +110,26 @@ final class SchemaNode: @unchecked Sendable {
             if let maxProperties, object.count > maxProperties { report("must have at most \(maxProperties) properties") }
             for entry in object.entries {
                 if let schema = properties.first(where: { $0.0 == entry.key })?.1 {
-                    schema.validate(entry.value, path: path + [entry.key], into: &violations, limit: limit)
+                    path.append(entry.key)
+                    schema.validate(entry.value, path: &path, into: &violations, limit: limit)
+                    path.removeLast()
                 } else if forbidsAdditionalProperties {
                     let allowed = properties.map(\.0)
                     report("unknown property '\(entry.key)'" + (allowed.isEmpty ? "" : " (allowed: \(allowed.joined(separator: ", ")))"))
                 } else if let additionalProperties {
-                    additionalProperties.validate(entry.value, path: path + [entry.key], into: &violations, limit: limit)
+                    path.append(entry.key)
+                    additionalProperties.validate(entry.value, path: &path, into: &violations, limit: limit)
+                    path.removeLast()
                 }
             }
         case .array(let array):
             if let minItems, array.count < minItems { report("must have at least \(minItems) items") }
             if let maxItems, array.count > maxItems { report("must have at most \(maxItems) items") }
             for (offset, element) in array.enumerated() {
-                if offset < prefixItems.count {
-                    prefixItems[offset].validate(element, path: path + [String(offset)], into: &violations, limit: limit)
-                } else if let items {
-                    items.validate(element, path: path + [String(offset)], into: &violations, limit: limit)
-                }
+                guard let schema = offset < prefixItems.count ? prefixItems[offset] : items else { continue }
+                path.append(String(offset))
+                schema.validate(element, path: &path, into: &violations, limit: limit)
+                path.removeLast()
             }
             if uniqueItems {
                 outer: for i in array.indices {
@@ -156,12 +162,13 @@ final class SchemaNode: @unchecked Sendable {
             break
         }
         for schema in allOf {
-            schema.validate(value, path: path, into: &violations, limit: limit)
+            schema.validate(value, path: &path, into: &violations, limit: limit)
         }
         if !anyOf.isEmpty {
             let matched = anyOf.contains { branch in
                 var scratch: [JSONSchemaViolation] = []
-                branch.validate(value, path: path, into: &scratch, limit: 1)
+                var scratchPath = path
+                branch.validate(value, path: &scratchPath, into: &scratch, limit: 1)
                 return scratch.isEmpty
             }
             if !matched { report("does not match any of the allowed forms (anyOf)") }
@@ -169,14 +176,16 @@ final class SchemaNode: @unchecked Sendable {
         if !oneOf.isEmpty {
             let matches = oneOf.filter { branch in
                 var scratch: [JSONSchemaViolation] = []
-                branch.validate(value, path: path, into: &scratch, limit: 1)
+                var scratchPath = path
+                branch.validate(value, path: &scratchPath, into: &scratch, limit: 1)
                 return scratch.isEmpty
             }.count
             if matches != 1 { report("must match exactly one of the allowed forms (oneOf), matched \(matches)") }
         }
         if let not {
             var scratch: [JSONSchemaViolation] = []
-            not.validate(value, path: path, into: &scratch, limit: 1)
+            var scratchPath = path
+            not.validate(value, path: &scratchPath, into: &scratch, limit: 1)
             if scratch.isEmpty { report("must not match the excluded form (not)") }
         }
     }

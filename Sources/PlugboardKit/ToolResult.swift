@@ -1,3 +1,5 @@
+import PlugboardJSON
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -44,8 +46,13 @@ public struct ToolResult: Sendable {
 
     /// The MCP CallToolResult object, as the ABI expects it.
     func encoded() -> [UInt8] {
-        var out: [UInt8] = Array(#"{"content":"#.utf8)
-        out += (try? JSONEncoder().encode(content)).map { [UInt8]($0) } ?? Array("[]".utf8)
+        var out: [UInt8] = Array(#"{"content":["#.utf8)
+        out.reserveCapacity(64 + (structuredJSON?.count ?? 0))
+        for (offset, block) in content.enumerated() {
+            if offset > 0 { out.append(UInt8(ascii: ",")) }
+            block.json.write(to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
         if let structuredJSON {
             out += Array(#","structuredContent":"#.utf8)
             out += structuredJSON
@@ -57,7 +64,7 @@ public struct ToolResult: Sendable {
 }
 
 /// A content block of a tool result.
-public enum Content: Sendable, Encodable {
+public enum Content: Sendable {
     case text(String)
     /// Base64-encoded image data.
     case image(base64: String, mimeType: String)
@@ -66,32 +73,21 @@ public enum Content: Sendable, Encodable {
     /// A resource's text embedded in the result.
     case embeddedText(uri: String, text: String, mimeType: String? = nil)
 
-    private enum Keys: String, CodingKey {
-        case type, text, data, mimeType, uri, name, description, resource
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: Keys.self)
+    var json: JSONValue {
         switch self {
         case .text(let text):
-            try container.encode("text", forKey: .type)
-            try container.encode(text, forKey: .text)
+            return ["type": "text", "text": .string(text)]
         case .image(let data, let mimeType):
-            try container.encode("image", forKey: .type)
-            try container.encode(data, forKey: .data)
-            try container.encode(mimeType, forKey: .mimeType)
+            return ["type": "image", "data": .string(data), "mimeType": .string(mimeType)]
         case .resourceLink(let uri, let name, let mimeType, let description):
-            try container.encode("resource_link", forKey: .type)
-            try container.encode(uri, forKey: .uri)
-            try container.encode(name, forKey: .name)
-            try container.encodeIfPresent(mimeType, forKey: .mimeType)
-            try container.encodeIfPresent(description, forKey: .description)
+            var object: JSONObject = ["type": "resource_link", "uri": .string(uri), "name": .string(name)]
+            if let mimeType { object["mimeType"] = .string(mimeType) }
+            if let description { object["description"] = .string(description) }
+            return .object(object)
         case .embeddedText(let uri, let text, let mimeType):
-            try container.encode("resource", forKey: .type)
-            var resource = container.nestedContainer(keyedBy: Keys.self, forKey: .resource)
-            try resource.encode(uri, forKey: .uri)
-            try resource.encode(text, forKey: .text)
-            try resource.encodeIfPresent(mimeType, forKey: .mimeType)
+            var resource: JSONObject = ["uri": .string(uri), "text": .string(text)]
+            if let mimeType { resource["mimeType"] = .string(mimeType) }
+            return ["type": "resource", "resource": .object(resource)]
         }
     }
 }

@@ -255,8 +255,9 @@ public struct StreamableHTTPTransport: Sendable {
 
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
-        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: " ").lowercased() } ?? ""
-        return mediaType == "application/json"
+        var matched = false
+        MediaTypes.forEach(in: contentType) { mediaType in matched = MediaTypes.equals(mediaType, "application/json") }
+        return matched
     }
 
     static func json(_ status: HTTPResponse.Status, _ body: [UInt8]) -> MCPHTTPResponse {
@@ -286,16 +287,52 @@ struct Accept {
         }
         var json = false
         var eventStream = false
-        for item in header.split(separator: ",") {
-            let mediaType = item.split(separator: ";").first.map { $0.trimmingCharacters(in: " ").lowercased() } ?? ""
-            switch mediaType {
-            case "*/*": (json, eventStream) = (true, true)
-            case "application/*", "application/json": json = true
-            case "text/*", "text/event-stream": eventStream = true
-            default: break
+        MediaTypes.forEach(in: header) { mediaType in
+            if MediaTypes.equals(mediaType, "*/*") {
+                (json, eventStream) = (true, true)
+            } else if MediaTypes.equals(mediaType, "application/json") || MediaTypes.equals(mediaType, "application/*") {
+                json = true
+            } else if MediaTypes.equals(mediaType, "text/event-stream") || MediaTypes.equals(mediaType, "text/*") {
+                eventStream = true
             }
         }
         (self.json, self.eventStream) = (json, eventStream)
+    }
+}
+
+/// Reads the media types of `Accept` and `Content-Type` headers without allocating: these run on
+/// every request.
+enum MediaTypes {
+    /// Calls `body` with each comma-separated media type, parameters and spaces removed.
+    static func forEach(in header: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var header = header
+        header.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
+                var typeEnd = start
+                while typeEnd < end, bytes[typeEnd] != UInt8(ascii: ";") { typeEnd += 1 }
+                var first = start
+                while first < typeEnd, bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t") { first += 1 }
+                var last = typeEnd
+                while last > first, bytes[last - 1] == UInt8(ascii: " ") || bytes[last - 1] == UInt8(ascii: "\t") { last -= 1 }
+                body(UnsafeBufferPointer(rebasing: bytes[first..<last]))
+                start = end + 1
+            }
+        }
+    }
+
+    /// ASCII case-insensitive comparison with a lowercase literal.
+    static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = lowercase.utf8Start
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            let lowered = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte
+            if lowered != expected[index] { return false }
+        }
+        return true
     }
 }
 
@@ -309,11 +346,5 @@ extension JSONRPCMessage {
 extension String {
     func leftPadded(to length: Int) -> String {
         count >= length ? self : String(repeating: "0", count: length - count) + self
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: Character) -> String {
-        String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
     }
 }

@@ -104,9 +104,11 @@ public final class Catalog: MCPCatalog {
             logger.error("plugin returned an invalid tool result", metadata: ["plugin": "\(tool.plugin)", "tool": "\(tool.name)", "reason": "\(error)"])
             return Self.errorResult("The tool '\(tool.name)' returned an invalid result (\(error)); the server log has the details.")
         }
-        let size = result.jsonBytes.count
+        // The answer is at most about three times the plugin's bytes (a text rendering of
+        // structured content doubles it, escaping adds a little), so most results skip the
+        // exact measurement.
         let limit = tool.manifest.limits.maxResultCharacters
-        if size > limit {
+        if bytes.count * 3 > limit, case let size = result.jsonBytes.count, size > limit {
             return Self.errorResult(
                 "The result of '\(tool.name)' is \(size) characters, over this tool's limit of \(limit). "
                     + "Ask for less: add filters or request a smaller page.")
