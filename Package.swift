@@ -9,12 +9,15 @@ let examplePlugins: [(product: String, target: String, path: String, language: S
     ("notes", "NotesPlugin", "Plugins/notes/Sources", "swift"),
 ]
 
-/// Deliberately broken plugins the loader and transport tests load for real.
-let fixturePlugins: [(product: String, target: String)] = [
-    ("fixture_misbehaving", "FixtureMisbehaving"),
-    ("fixture_abi2", "FixtureABI2"),
-    ("fixture_nosymbol", "FixtureNoSymbol"),
-    ("fixture_toolchain", "FixtureToolchain"),
+/// Plugins the tests load for real: deliberately broken ones (C) and two builds of one Swift
+/// plugin with different behaviour, for the reload tests.
+let fixturePlugins: [(product: String, target: String, language: String)] = [
+    ("fixture_misbehaving", "FixtureMisbehaving", "c"),
+    ("fixture_abi2", "FixtureABI2", "c"),
+    ("fixture_nosymbol", "FixtureNoSymbol", "c"),
+    ("fixture_toolchain", "FixtureToolchain", "c"),
+    ("fixture_versioned_v1", "FixtureVersionedV1", "swift"),
+    ("fixture_versioned_v2", "FixtureVersionedV2", "swift"),
 ]
 
 /// Plugins link `-Bsymbolic` so their own symbols never bind to a copy in the host
@@ -102,9 +105,14 @@ let package = Package(
                 ? .target(name: plugin.target, dependencies: ["CPlugboard"], path: plugin.path, publicHeadersPath: ".", linkerSettings: pluginLinkerSettings)
                 : .target(name: plugin.target, dependencies: ["PlugboardKit"], path: plugin.path, linkerSettings: pluginLinkerSettings)
         }
-        + fixturePlugins.map {
-            .target(
-                name: $0.target, dependencies: ["CPlugboard"], path: "Tests/Fixtures/\($0.product)", publicHeadersPath: ".",
-                linkerSettings: pluginLinkerSettings)
+        + fixturePlugins.map { fixture in
+            fixture.language == "c"
+                ? .target(
+                    name: fixture.target, dependencies: ["CPlugboard"], path: "Tests/Fixtures/\(fixture.product)", publicHeadersPath: ".",
+                    linkerSettings: pluginLinkerSettings)
+                : .target(
+                    name: fixture.target, dependencies: ["FixtureVersionedCore", "PlugboardKit"], path: "Tests/Fixtures/\(fixture.product)",
+                    linkerSettings: pluginLinkerSettings)
         }
+        + [.target(name: "FixtureVersionedCore", dependencies: ["PlugboardKit"], path: "Tests/Fixtures/versioned_core")]
 )

@@ -84,7 +84,7 @@ struct Check: AsyncParsableCommand {
         let configuration = try options.load()
         let logger = bootstrapLogging(level: .error)
         let host = PluginHost(configuration: configuration.plugins, logger: logger)
-        let report = host.start()
+        let report = await host.start()
         for plugin in report.plugins {
             FileHandle.standardOutput.write(Data("ok       \(plugin.name) \(plugin.version): tools \(plugin.tools.joined(separator: ", "))\n".utf8))
         }

@@ -1,23 +1,30 @@
+import Foundation
 import Logging
 import PlugboardMCP
 import Synchronization
 
-/// Owns the plugins: builds generations, hands the current catalog to the MCP server and
-/// retires generations when they are replaced or the host stops.
+/// Owns the plugins: builds generations, hands the current catalog to the MCP server, swaps in
+/// reloaded generations atomically and retires replaced ones once their requests have drained.
 public final class PluginHost: MCPCatalogSource {
-    private let configuration: PluginHostConfiguration
     private let registry: CallRegistry
     private let data: any DataService
     private let logger: Logger
-    private let current: Mutex<Generation?>
+    private let state: Mutex<State>
+    private let reloads = AsyncSerializer()
     private let sweeper: Task<Void, Never>
 
+    private struct State {
+        var configuration: PluginHostConfiguration
+        var current: Generation?
+        var lastReload: ReloadOutcome?
+        var retiring = 0
+    }
+
     public init(configuration: PluginHostConfiguration, data: any DataService = NoDatabase(), logger: Logger) {
-        self.configuration = configuration
         self.registry = CallRegistry(logger: logger)
         self.data = data
         self.logger = logger
-        self.current = Mutex(nil)
+        self.state = Mutex(State(configuration: configuration))
         let registry = self.registry
         self.sweeper = Task { await registry.sweepDeadlines() }
     }
@@ -26,33 +33,102 @@ public final class PluginHost: MCPCatalogSource {
         sweeper.cancel()
     }
 
-    /// Loads the plugins folder as the first generation. Refused plugins are reported and logged;
-    /// everything else serves.
+    /// Loads the plugins folder as the first generation. Refused plugins are reported and
+    /// logged; everything else serves.
     @discardableResult
-    public func start() -> LoadReport {
-        let (generation, report) = GenerationBuilder(configuration: configuration, registry: registry, data: data, logger: logger).build(number: 1)
-        current.withLock { $0 = generation }
-        log(report)
-        return report
+    public func start() async -> LoadReport {
+        await reloads.run {
+            let build = await builder().build(number: 1, previous: nil, strict: false)
+            state.withLock { $0.current = build.generation }
+            log(build.report)
+            return build.report
+        }
     }
 
-    /// The catalog of the generation serving now (empty before `start`).
-    public func currentCatalog() -> any MCPCatalog {
-        currentGeneration?.catalog ?? Catalog(revision: 0, tools: [], resources: [], prompts: [], logger: logger)
+    /// Builds the next generation beside the current one and swaps it in only if every plugin,
+    /// manifest and overlay is valid; otherwise the current generation keeps serving untouched.
+    /// Requests in flight finish on the generation they started on.
+    /// - Parameter configuration: new settings (a reloaded config.yaml), or nil to keep them.
+    public func reload(reason: String, configuration: PluginHostConfiguration? = nil) async -> ReloadOutcome {
+        await reloads.run {
+            let started = ContinuousClock.now
+            let (previous, settings) = state.withLock { state in (state.current, configuration ?? state.configuration) }
+            let number = (previous?.number ?? 0) + 1
+            let build = await GenerationBuilder(configuration: settings, registry: registry, data: data, logger: logger)
+                .build(number: number, previous: previous, strict: true)
+            var outcome = ReloadOutcome(
+                reason: reason, applied: false, generation: previous?.number ?? 0, refusals: build.report.refusals,
+                warnings: build.report.warnings, changes: .none, loaded: [], carriedOver: build.carriedOver, removed: [],
+                duration: .zero, finishedAt: Date())
+            if let generation = build.generation {
+                state.withLock { state in
+                    state.current = generation
+                    state.configuration = settings
+                }
+                let previousPlugins = Set(previous?.plugins.map(\.manifest.plugin) ?? [])
+                let currentPlugins = generation.plugins.map(\.manifest.plugin)
+                outcome.applied = true
+                outcome.generation = number
+                outcome.loaded = currentPlugins.filter { !build.carriedOver.contains($0) }
+                outcome.removed = previousPlugins.subtracting(currentPlugins).sorted()
+                outcome.changes = previous.map { generation.catalog.changedLists(since: $0.catalog) } ?? ListChanges(tools: true, resources: true, prompts: true)
+                if let previous { retireInBackground(previous, successor: generation) }
+            }
+            outcome.duration = ContinuousClock.now - started
+            outcome.finishedAt = Date()
+            state.withLock { $0.lastReload = outcome }
+            log(outcome)
+            return outcome
+        }
+    }
+
+    public func leaseCatalog() -> MCPCatalogLease {
+        let generation = state.withLock { state -> Generation? in
+            state.current?.acquire()
+            return state.current
+        }
+        guard let generation else {
+            return MCPCatalogLease(catalog: Catalog(revision: 0, tools: [], resources: [], prompts: [], logger: logger))
+        }
+        return MCPCatalogLease(catalog: generation.catalog) { generation.release() }
     }
 
     public var currentGeneration: Generation? {
-        current.withLock { $0 }
+        state.withLock { $0.current }
+    }
+
+    /// What serves now and how the last reload went.
+    public var status: HostStatus {
+        state.withLock { state in
+            HostStatus(
+                generation: state.current?.number ?? 0, plugins: state.current?.summaries ?? [],
+                aliases: state.current?.catalog.aliasNames ?? [], lastReload: state.lastReload, retiringGenerations: state.retiring)
+        }
     }
 
     /// Drains and releases every plugin. Calls in flight finish first.
     public func shutdown() async {
-        let generation = current.withLock { generation -> Generation? in
-            defer { generation = nil }
-            return generation
+        await reloads.run {
+            let generation = state.withLock { state -> Generation? in
+                defer { state.current = nil }
+                return state.current
+            }
+            await generation?.retire(keeping: nil)
         }
-        await generation?.retire()
         sweeper.cancel()
+    }
+
+    private func builder() -> GenerationBuilder {
+        GenerationBuilder(configuration: state.withLock { $0.configuration }, registry: registry, data: data, logger: logger)
+    }
+
+    private func retireInBackground(_ generation: Generation, successor: Generation) {
+        state.withLock { $0.retiring += 1 }
+        Task {
+            await generation.retire(keeping: successor)
+            state.withLock { $0.retiring -= 1 }
+            logger.debug("generation retired", metadata: ["generation": "\(generation.number)"])
+        }
     }
 
     private func log(_ report: LoadReport) {
@@ -61,7 +137,7 @@ public final class PluginHost: MCPCatalogSource {
                 "plugin loaded",
                 metadata: [
                     "plugin": "\(plugin.name)", "version": "\(plugin.version)", "tools": "\(plugin.tools.joined(separator: ","))",
-                    "digest": "\(plugin.digest.prefix(12))",
+                    "digest": "\(plugin.digest.prefix(12))", "isolation": "\(plugin.isolation.rawValue)",
                 ])
         }
         for refusal in report.refusals {
@@ -70,5 +146,29 @@ public final class PluginHost: MCPCatalogSource {
         for warning in report.warnings {
             logger.warning("\(warning)")
         }
+    }
+
+    private func log(_ outcome: ReloadOutcome) {
+        let metadata: Logger.Metadata = [
+            "reason": "\(outcome.reason)", "generation": "\(outcome.generation)",
+            "duration_ms": "\(outcome.duration.milliseconds)",
+        ]
+        if outcome.applied {
+            let summary = "loaded: \(outcome.loaded.joined(separator: ",")); carried over: \(outcome.carriedOver.joined(separator: ",")); "
+                + "removed: \(outcome.removed.joined(separator: ","))"
+            logger.info("reload applied: generation \(outcome.generation) serving (\(summary))", metadata: metadata)
+        } else {
+            logger.error(
+                "reload refused, generation \(outcome.generation) keeps serving: \(outcome.refusals.map(\.description).joined(separator: "; "))",
+                metadata: metadata)
+        }
+        for warning in outcome.warnings { logger.warning("\(warning)") }
+    }
+}
+
+extension Duration {
+    var milliseconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) * 1_000 + Double(attoseconds) / 1e15
     }
 }

@@ -9,11 +9,17 @@ public struct PluginHostConfiguration: Sendable {
     public var stateDirectory: String
     /// `config.yaml` overlays, by the tool's manifest name.
     public var toolOverlays: [String: ToolOverlay]
+    /// `config.yaml` isolation overrides, by plugin name (they win over the manifest's).
+    public var isolation: [String: Isolation]
 
-    public init(folder: String, librarySearchPath: [String] = [], stateDirectory: String, toolOverlays: [String: ToolOverlay] = [:]) {
+    public init(
+        folder: String, librarySearchPath: [String] = [], stateDirectory: String, toolOverlays: [String: ToolOverlay] = [:],
+        isolation: [String: Isolation] = [:]
+    ) {
         self.folder = folder
         self.librarySearchPath = librarySearchPath
         self.stateDirectory = stateDirectory
         self.toolOverlays = toolOverlays
+        self.isolation = isolation
     }
 }

@@ -35,7 +35,7 @@ public struct PlugboardApp: Sendable {
 
     /// Serves HTTP until a shutdown signal arrives.
     public func runHTTP() async throws {
-        plugins.start()
+        await plugins.start()
         let transport = StreamableHTTPTransport(
             server: server, policy: requestPolicy, maxBodyBytes: configuration.server.maxBodyBytes, logger: logger)
         let router = Router()

@@ -9,8 +9,8 @@ struct CatalogOverlayTests {
         let plugins = PluginFolder()
         for name in examples { plugins.addExample(name) }
         let host = plugins.host(overlays: overlays)
-        let report = host.start()
-        return (report, host.currentCatalog().tools(for: MCPCaller(owner: "o")), host, plugins)
+        let report = await host.start()
+        return (report, host.servingCatalog.tools(for: MCPCaller(owner: "o")), host, plugins)
     }
 
     @Test("renames a tool, keeping its handler")
@@ -20,9 +20,9 @@ struct CatalogOverlayTests {
         #expect(report.refusals.isEmpty)
         #expect(tools.compactMap { $0["name"]?.stringValue }.prefix(2) == ["speak", "statistics"])
         let context = MCPCallContext(caller: MCPCaller(owner: "o"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
-        let result = try await host.currentCatalog().callTool("speak", arguments: ["text": "renamed"], context: context)
+        let result = try await host.servingCatalog.callTool("speak", arguments: ["text": "renamed"], context: context)
         #expect(result["content"]?.arrayValue?.first?["text"] == "renamed")
-        await #expect(throws: MCPError.self) { try await host.currentCatalog().callTool("say", arguments: ["text": "x"], context: context) }
+        await #expect(throws: MCPError.self) { try await host.servingCatalog.callTool("say", arguments: ["text": "x"], context: context) }
         await host.shutdown()
     }
 

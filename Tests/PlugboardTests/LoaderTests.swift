@@ -12,7 +12,7 @@ struct LoaderTests {
         defer { plugins.remove() }
         for name in ["notes", "demo", "echo_c"] { plugins.addExample(name) }
         let host = plugins.host()
-        let report = host.start()
+        let report = await host.start()
         #expect(report.refusals.isEmpty, "\(report.refusals)")
         #expect(report.plugins.map(\.name) == ["demo", "echo_c", "notes"])
         let catalog = try #require(host.currentGeneration?.catalog)
@@ -30,7 +30,7 @@ struct LoaderTests {
         plugins.addExample("demo")
         let path = plugins.add(name, manifest: manifest)
         let host = plugins.host()
-        let report = host.start()
+        let report = await host.start()
         await host.shutdown()
         let refusal = report.refusals.first { $0.file == path }
         return (refusal, report)
@@ -70,7 +70,7 @@ struct LoaderTests {
         defer { plugins.remove() }
         let path = plugins.add("demo", manifest: "plugin: demo\nlibrary: libdemo.so\ntools:\n  - { name: say, handler: demo.echo, description: d }\n  - { name: other, handler: demo.nope, description: d }\n")
         let host = plugins.host()
-        let report = host.start()
+        let report = await host.start()
         await host.shutdown()
         #expect(report.refusals.first?.file == path)
         #expect(report.refusals.first?.reason == "handler 'demo.nope' (used by tool 'other' at line 5) is not implemented by libdemo.so, which implements: demo.echo, demo.statistics, demo.countdown, demo.divide")
@@ -103,7 +103,7 @@ struct LoaderTests {
         let path = plugins.add("junk", manifest: "plugin: junk\nlibrary: libjunk.so\ntools:\n  - { name: j, handler: j, description: d }\n")
         try "not an ELF file".write(toFile: "\(plugins.folder)/junk/libjunk.so", atomically: true, encoding: .utf8)
         let host = plugins.host()
-        let report = host.start()
+        let report = await host.start()
         await host.shutdown()
         #expect(report.refusals.first?.file == path)
         #expect(report.refusals.first?.reason.hasPrefix("cannot load libjunk.so:") == true, "\(report.refusals)")

@@ -12,7 +12,7 @@ final class PluginCallTests {
     let host: PluginHost
     let catalog: any MCPCatalog
 
-    init() throws {
+    init() async throws {
         plugins.addExample("demo")
         plugins.addExample("notes")
         plugins.add(
@@ -34,9 +34,9 @@ final class PluginCallTests {
                       - { name: tiny_budget, handler: owner, description: d, limits: { max_result_chars: 100 } }
                     """))
         host = plugins.host()
-        let report = host.start()
+        let report = await host.start()
         guard report.refusals.isEmpty else { throw TestFailure("refusals: \(report.refusals)") }
-        catalog = host.currentCatalog()
+        catalog = host.servingCatalog
     }
 
     deinit {

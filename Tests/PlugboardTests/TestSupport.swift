@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PlugboardMCP
 import PlugboardPlugins
 
 /// Helpers shared by the tests: the build folder holding the real plugin libraries, and
@@ -89,4 +90,17 @@ func misbehavingManifest(plugin: String = "misbehaving", config: String = "", to
     tools:
     \(tools)
     """
+}
+
+extension PluginHost {
+    /// The current catalog without taking a lease (a lease would hold up `shutdown`).
+    var servingCatalog: any MCPCatalog {
+        currentGeneration?.catalog ?? leaseCatalogWithoutHolding()
+    }
+
+    private func leaseCatalogWithoutHolding() -> any MCPCatalog {
+        let lease = leaseCatalog()
+        defer { lease.release() }
+        return lease.catalog
+    }
 }

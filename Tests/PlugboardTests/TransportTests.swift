@@ -10,7 +10,7 @@ struct TransportTests {
     /// A catalog with one tool, for protocol tests that need no plugin.
     struct StubCatalog: MCPCatalog, MCPCatalogSource {
         var revision: UInt64 { 1 }
-        func currentCatalog() -> any MCPCatalog { self }
+        func leaseCatalog() -> MCPCatalogLease { MCPCatalogLease(catalog: self) }
         func tools(for caller: MCPCaller) -> [JSONValue] {
             (1...5).map { ["name": .string("tool\($0)"), "description": "d", "inputSchema": ["type": "object"]] }
         }

@@ -23,9 +23,26 @@ public protocol MCPCatalog: Sendable {
     func complete(_ reference: CompletionReference, argument: String, prefix: String, caller: MCPCaller) throws(MCPError) -> [String]
 }
 
-/// Hands out the current catalog.
+/// Hands out the current catalog for the duration of one request.
 public protocol MCPCatalogSource: Sendable {
-    func currentCatalog() -> any MCPCatalog
+    /// The catalog serving now. The request must `release()` the lease when it ends: a replaced
+    /// catalog is retired only once every request that used it has finished.
+    func leaseCatalog() -> MCPCatalogLease
+}
+
+/// A catalog held by one request.
+public struct MCPCatalogLease: Sendable {
+    public let catalog: any MCPCatalog
+    private let onRelease: @Sendable () -> Void
+
+    public init(catalog: any MCPCatalog, onRelease: @escaping @Sendable () -> Void = {}) {
+        self.catalog = catalog
+        self.onRelease = onRelease
+    }
+
+    public func release() {
+        onRelease()
+    }
 }
 
 /// Who is calling: the owner every plugin call runs for, and what their token allows.

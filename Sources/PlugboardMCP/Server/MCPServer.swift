@@ -28,8 +28,11 @@ public final class MCPServer: Sendable {
         inFlight.begin(key, signal: cancellation)
         defer { inFlight.end(key, signal: cancellation) }
         let context = MCPCallContext(caller: caller, requestID: request.id, progress: progress, cancellation: cancellation)
+        // One catalog from start to end: a reload meanwhile never mixes two generations.
+        let lease = catalogs.leaseCatalog()
+        defer { lease.release() }
         do {
-            let result = try await dispatch(request, era: era, context: context)
+            let result = try await dispatch(request, era: era, catalog: lease.catalog, context: context)
             return .success(era.isModern ? decorateModern(result) : result)
         } catch {
             return .failure(era.isModern ? modernError(error) : error)
@@ -46,7 +49,9 @@ public final class MCPServer: Sendable {
 
     // MARK: Dispatch
 
-    private func dispatch(_ request: JSONRPCRequest, era: ProtocolEra, context: MCPCallContext) async throws(MCPError) -> JSONValue {
+    private func dispatch(
+        _ request: JSONRPCRequest, era: ProtocolEra, catalog: any MCPCatalog, context: MCPCallContext
+    ) async throws(MCPError) -> JSONValue {
         let params = request.params
         switch request.method {
         case "initialize":
@@ -71,16 +76,12 @@ public final class MCPServer: Sendable {
         case "ping":
             return .object(JSONObject())
         case "tools/list":
-            let catalog = catalogs.currentCatalog()
             return try list("tools", catalog.tools(for: context.caller), params: params, era: era)
         case "resources/list":
-            let catalog = catalogs.currentCatalog()
             return try list("resources", catalog.resources(for: context.caller), params: params, era: era)
         case "resources/templates/list":
-            let catalog = catalogs.currentCatalog()
             return try list("resourceTemplates", catalog.resourceTemplates(for: context.caller), params: params, era: era)
         case "prompts/list":
-            let catalog = catalogs.currentCatalog()
             return try list("prompts", catalog.prompts(for: context.caller), params: params, era: era)
         case "tools/call":
             guard let name = params["name"]?.stringValue else {
@@ -92,12 +93,12 @@ public final class MCPServer: Sendable {
             case .object(let object)?: arguments = object
             default: throw MCPError(.invalidParams, "params.arguments must be an object")
             }
-            return try await catalogs.currentCatalog().callTool(name, arguments: arguments, context: context)
+            return try await catalog.callTool(name, arguments: arguments, context: context)
         case "resources/read":
             guard let uri = params["uri"]?.stringValue else {
                 throw MCPError(.invalidParams, "resources/read needs params.uri")
             }
-            var result = try await catalogs.currentCatalog().readResource(uri, context: context)
+            var result = try await catalog.readResource(uri, context: context)
             if era.isModern, case .object(var object) = result {
                 // Resource contents come from plugins and may depend on the caller.
                 object["ttlMs"] = 0
@@ -116,9 +117,9 @@ public final class MCPServer: Sendable {
                 }
                 arguments[entry.key] = value
             }
-            return try await catalogs.currentCatalog().getPrompt(name, arguments: arguments, context: context)
+            return try await catalog.getPrompt(name, arguments: arguments, context: context)
         case "completion/complete":
-            return try complete(params, caller: context.caller)
+            return try complete(params, catalog: catalog, caller: context.caller)
         default:
             throw MCPError(.methodNotFound, "Method not found: \(request.method)")
         }
@@ -136,7 +137,7 @@ public final class MCPServer: Sendable {
         return .object(result)
     }
 
-    private func complete(_ params: JSONObject, caller: MCPCaller) throws(MCPError) -> JSONValue {
+    private func complete(_ params: JSONObject, catalog: any MCPCatalog, caller: MCPCaller) throws(MCPError) -> JSONValue {
         guard let ref = params["ref"]?.objectValue, let type = ref["type"]?.stringValue else {
             throw MCPError(.invalidParams, "completion/complete needs params.ref with a type")
         }
@@ -155,7 +156,7 @@ public final class MCPServer: Sendable {
         default:
             throw MCPError(.invalidParams, "unknown completion reference type '\(type)'")
         }
-        let values = try catalogs.currentCatalog().complete(reference, argument: name, prefix: prefix, caller: caller)
+        let values = try catalog.complete(reference, argument: name, prefix: prefix, caller: caller)
         return ["completion": ["values": .array(values.map(JSONValue.string)), "total": .int(Int64(values.count)), "hasMore": false]]
     }
 

@@ -9,15 +9,21 @@ public final class Catalog: MCPCatalog {
     public let revision: UInt64
     let tools: [CatalogTool]
     private let toolsByName: [String: CatalogTool]
+    /// Names of tools renamed by the last reload, still callable but not listed.
+    private let aliases: [String: CatalogTool]
     let resources: [CatalogResource]
     let prompts: [CatalogPrompt]
     private let promptsByName: [String: CatalogPrompt]
     private let logger: Logger
 
-    init(revision: UInt64, tools: [CatalogTool], resources: [CatalogResource], prompts: [CatalogPrompt], logger: Logger) {
+    init(
+        revision: UInt64, tools: [CatalogTool], aliases: [String: CatalogTool] = [:], resources: [CatalogResource], prompts: [CatalogPrompt],
+        logger: Logger
+    ) {
         self.revision = revision
         self.tools = tools
         self.toolsByName = Dictionary(tools.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.aliases = aliases
         self.resources = resources
         self.prompts = prompts
         self.promptsByName = Dictionary(prompts.map { ($0.manifest.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -26,6 +32,16 @@ public final class Catalog: MCPCatalog {
 
     /// The names clients see, in catalog order.
     public var toolNames: [String] { tools.map(\.name) }
+    /// Old names of renamed tools that still answer (hidden from lists).
+    public var aliasNames: [String] { aliases.keys.sorted() }
+
+    /// Which lists differ from `other`'s, as clients would see them.
+    public func changedLists(since other: Catalog) -> ListChanges {
+        ListChanges(
+            tools: tools.map(\.listing) != other.tools.map(\.listing),
+            resources: resources.map(\.listing) != other.resources.map(\.listing),
+            prompts: prompts.map(\.listing) != other.prompts.map(\.listing))
+    }
     public var promptNames: [String] { prompts.map(\.manifest.name) }
 
     // MARK: Lists
@@ -49,7 +65,7 @@ public final class Catalog: MCPCatalog {
     // MARK: Tools
 
     public func callTool(_ name: String, arguments: JSONObject, context: MCPCallContext) async throws(MCPError) -> JSONValue {
-        guard let tool = toolsByName[name], context.caller.allows(tool.manifest.scopes) else {
+        guard let tool = toolsByName[name] ?? aliases[name], context.caller.allows(tool.manifest.scopes) else {
             throw MCPError(.invalidParams, "Unknown tool '\(name)'. Call tools/list for the available tools.")
         }
         let violations = tool.manifest.inputSchema.validate(.object(arguments))

@@ -11,37 +11,86 @@ struct GenerationBuilder {
     let data: any DataService
     let logger: Logger
 
-    func build(number: UInt64) -> (Generation, LoadReport) {
+    /// The result of building a generation.
+    struct Build {
+        /// Nil when a strict build found a problem: nothing changes then.
+        let generation: Generation?
+        let report: LoadReport
+        /// Plugins whose instance came over unchanged from the previous generation.
+        let carriedOver: [String]
+    }
+
+    /// Builds generation `number`. Plugins of `previous` whose library, configuration and
+    /// isolation are unchanged keep their instance. A `strict` build (a reload) fails as a whole
+    /// on the first refused plugin and releases what it created; a tolerant one (start-up) serves
+    /// everything that loaded.
+    func build(number: UInt64, previous: Generation?, strict: Bool) async -> Build {
         var report = LoadReport(generation: number, plugins: [], refusals: [], warnings: [])
         let manifests = readManifests(into: &report)
         let named = resolveNames(manifests, into: &report)
-        var loaded: [LoadedPlugin] = []
-        for candidate in named {
-            do {
-                loaded.append(try load(candidate.manifest))
-            } catch {
-                report.refusals.append(PluginRefusal(file: candidate.manifest.file, line: nil, plugin: candidate.manifest.plugin, reason: error.description))
-                continue
+        var reusable: [PluginIdentity: LoadedPlugin] = [:]
+        for plugin in previous?.plugins ?? [] { reusable[plugin.identity] = plugin }
+
+        var loaded: [(plugin: LoadedPlugin, tools: [NamedPlugin.Tool])] = []
+        var created: [LoadedPlugin] = []
+        var carriedOver: [String] = []
+        if !(strict && !report.refusals.isEmpty) {
+            for candidate in named {
+                do {
+                    let (library, manifest) = try prepare(candidate.manifest)
+                    let identity = PluginIdentity(
+                        plugin: manifest.plugin, digest: library.digest, config: manifest.config.jsonString, isolation: manifest.isolation)
+                    let names = candidate.tools.map(\.name)
+                    if let previous = reusable[identity] {
+                        let plugin = LoadedPlugin(manifest: manifest, library: library, transport: previous.transport, toolNames: names)
+                        loaded.append((plugin, candidate.tools))
+                        carriedOver.append(manifest.plugin)
+                    } else {
+                        let plugin = LoadedPlugin(manifest: manifest, library: library, transport: try await start(library, manifest), toolNames: names)
+                        loaded.append((plugin, candidate.tools))
+                        created.append(plugin)
+                    }
+                } catch {
+                    report.refusals.append(PluginRefusal(file: candidate.manifest.file, line: nil, plugin: candidate.manifest.plugin, reason: error.description))
+                    if strict { break }
+                }
             }
         }
+        if strict && !report.refusals.isEmpty {
+            for plugin in created { await plugin.transport.retire() }
+            return Build(generation: nil, report: report, carriedOver: [])
+        }
+
         var tools: [CatalogTool] = []
         var resources: [CatalogResource] = []
         var prompts: [CatalogPrompt] = []
-        for plugin in loaded {
-            guard let names = named.first(where: { $0.manifest.file == plugin.manifest.file }) else { continue }
-            for tool in names.tools {
+        for (plugin, namedTools) in loaded {
+            for tool in namedTools {
                 tools.append(CatalogTool(name: tool.name, description: tool.description, manifest: tool.manifest, plugin: plugin.manifest.plugin, transport: plugin.transport))
             }
             resources += plugin.manifest.resources.map { CatalogResource(manifest: $0, plugin: plugin.manifest.plugin, transport: plugin.transport) }
             prompts += plugin.manifest.prompts.map { CatalogPrompt(manifest: $0, plugin: plugin.manifest.plugin, transport: plugin.transport) }
-            report.plugins.append(
-                PluginSummary(
-                    name: plugin.manifest.plugin, version: plugin.manifest.version, manifest: plugin.manifest.file,
-                    digest: plugin.library.digest, tools: names.tools.map(\.name), resources: plugin.manifest.resources.count,
-                    prompts: plugin.manifest.prompts.map(\.name)))
         }
-        let catalog = Catalog(revision: number, tools: tools, resources: resources, prompts: prompts, logger: logger)
-        return (Generation(number: number, catalog: catalog, plugins: loaded), report)
+        report.plugins = loaded.map(\.plugin.summary)
+        let catalog = Catalog(
+            revision: number, tools: tools, aliases: Self.aliases(from: previous?.catalog, to: tools), resources: resources, prompts: prompts,
+            logger: logger)
+        return Build(
+            generation: Generation(number: number, catalog: catalog, plugins: loaded.map(\.plugin)), report: report, carriedOver: carriedOver)
+    }
+
+    /// Old names of renamed tools, each still answering for one generation: some clients ignore
+    /// list-changed notifications and call a tool by the name they listed before.
+    static func aliases(from previous: Catalog?, to tools: [CatalogTool]) -> [String: CatalogTool] {
+        guard let previous else { return [:] }
+        let current = Set(tools.map(\.name))
+        var aliases: [String: CatalogTool] = [:]
+        for old in previous.tools where !current.contains(old.name) {
+            if let renamed = tools.first(where: { $0.plugin == old.plugin && $0.manifest.handler == old.manifest.handler }) {
+                aliases[old.name] = renamed
+            }
+        }
+        return aliases
     }
 
     // MARK: Manifests
@@ -150,12 +199,12 @@ struct GenerationBuilder {
 
     // MARK: Libraries
 
-    private func load(_ manifest: Manifest) throws(LoadFailure) -> LoadedPlugin {
+    /// Finds, copies, maps and checks the manifest's library; applies the configured isolation.
+    private func prepare(_ original: Manifest) throws(LoadFailure) -> (PluginLibrary, Manifest) {
+        var manifest = original
+        if let isolation = configuration.isolation[manifest.plugin] { manifest.isolation = isolation }
         guard manifest.abi == 1 else {
             throw LoadFailure("the manifest declares abi: \(manifest.abi), this host speaks plugin ABI 1")
-        }
-        guard manifest.isolation == .inProcess else {
-            throw LoadFailure("isolation: process needs the plugin worker, which this build does not include yet; use isolation: in_process")
         }
         guard let source = locateLibrary(manifest) else {
             let searched = ([URL(fileURLWithPath: manifest.file).deletingLastPathComponent().path] + configuration.librarySearchPath).joined(separator: ", ")
@@ -177,10 +226,18 @@ struct GenerationBuilder {
                 "handler '\(reference.handler)' (used by \(reference.usedBy) at line \(reference.line)) is not implemented by \(manifest.library), "
                     + "which implements: \(library.handlers.isEmpty ? "nothing" : library.handlers.joined(separator: ", "))")
         }
-        let transport = try InProcessPlugin.create(
-            library: library, plugin: manifest.plugin, config: manifest.config.jsonBytes, registry: registry, data: data,
-            logger: logger)
-        return LoadedPlugin(manifest: manifest, library: library, transport: transport)
+        return (library, manifest)
+    }
+
+    /// Creates an instance of the plugin, in this process or in a worker.
+    private func start(_ library: PluginLibrary, _ manifest: Manifest) async throws(LoadFailure) -> any PluginTransport {
+        switch manifest.isolation {
+        case .inProcess:
+            return try InProcessPlugin.create(
+                library: library, plugin: manifest.plugin, config: manifest.config.jsonBytes, registry: registry, data: data, logger: logger)
+        case .process:
+            throw LoadFailure("isolation: process needs the plugin worker, which this build does not include yet; use isolation: in_process")
+        }
     }
 
     private func locateLibrary(_ manifest: Manifest) -> String? {

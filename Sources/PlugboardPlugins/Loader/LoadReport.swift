@@ -11,10 +11,14 @@ public struct LoadReport: Sendable {
 /// A plugin that loaded.
 public struct PluginSummary: Sendable, Equatable {
     public var name: String
+    /// The manifest's version.
     public var version: String
+    /// The version the library reports in its descriptor.
+    public var libraryVersion: String
     public var manifest: String
     /// SHA-256 of the library that was loaded.
     public var digest: String
+    public var isolation: Isolation
     public var tools: [String]
     public var resources: Int
     public var prompts: [String]

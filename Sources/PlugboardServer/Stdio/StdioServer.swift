@@ -6,7 +6,7 @@ import Synchronization
 extension PlugboardApp {
     /// Serves MCP over stdin/stdout for one local owner until stdin closes.
     public func runStdio() async {
-        plugins.start()
+        await plugins.start()
         let transport = StdioTransport(server: server, caller: localCaller, logger: logger)
         let output = StandardOutput()
         await transport.run(lines: StandardInput.lines()) { message in output.writeLine(message) }

@@ -1,0 +1,5 @@
+import FixtureVersionedCore
+import PlugboardKit
+
+@c(plugboard_plugin_v1)
+public func plugboardPlugin() -> UnsafePointer<pb_plugin> { exportVersioned("v2") }

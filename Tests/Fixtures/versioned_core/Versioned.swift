@@ -1,0 +1,51 @@
+import PlugboardKit
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One plugin, `versioned`, built twice (fixture_versioned_v1 and _v2) with different answers:
+/// the reload tests swap the two builds under load and check every answer comes from one of them.
+public func exportVersioned(_ version: String) -> UnsafePointer<pb_plugin> {
+    Plugboard.export(name: "versioned", version: version == "v1" ? "1.0.0" : "2.0.0") { plugin in
+        plugin.tool("versioned.answer") { (_: NoArguments, _) in
+            .text(version)
+        }
+
+        plugin.tool("versioned.slow") { (arguments: SlowArguments, call) in
+            for step in 1...arguments.steps {
+                try await Task.sleep(for: .milliseconds(arguments.delayMs))
+                call.progress(Double(step), total: Double(arguments.steps))
+            }
+            return .text("\(version) finished \(arguments.steps) steps")
+        }
+
+        plugin.tool("versioned.crash") { (arguments: CrashArguments, _) in
+            switch arguments.mode {
+            case "segfault":
+                raise(SIGSEGV)
+            case "fatal":
+                fatalError("versioned \(version) called fatalError on purpose")
+            default:
+                break
+            }
+            return .text("\(version) survived")
+        }
+    }
+}
+
+public struct NoArguments: Decodable, Sendable {}
+
+public struct SlowArguments: Decodable, Sendable {
+    let steps: Int
+    let delayMs: Int
+
+    enum CodingKeys: String, CodingKey {
+        case steps
+        case delayMs = "delay_ms"
+    }
+}
+
+public struct CrashArguments: Decodable, Sendable {
+    let mode: String
+}

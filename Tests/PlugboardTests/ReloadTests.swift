@@ -1,0 +1,160 @@
+import Foundation
+import PlugboardJSON
+import PlugboardMCP
+import PlugboardPlugins
+import Testing
+
+/// Reloads by generation: swaps only when everything is valid, keeps in-flight calls on their
+/// generation, carries unchanged plugins over and keeps renamed tools answering for a while.
+@Suite("Reload by generations", .serialized)
+struct ReloadTests {
+    static func manifest(toolName: String = "answer", handler: String = "versioned.answer") -> String {
+        """
+        plugin: versioned
+        library: libversioned.so
+        tools:
+          - { name: \(toolName), handler: \(handler), description: Says which build answers. }
+          - name: slow
+            handler: versioned.slow
+            description: Counts slowly.
+            input_schema: { type: object, properties: { steps: { type: integer }, delay_ms: { type: integer } }, required: [steps, delay_ms] }
+        """
+    }
+
+    /// Drops a library into the plugin folder the way users should: write beside, then rename.
+    static func install(_ build: String, into plugins: PluginFolder, as name: String = "versioned") throws {
+        let directory = "\(plugins.folder)/\(name)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let temporary = "\(directory)/.libversioned.so.tmp"
+        try? FileManager.default.removeItem(atPath: temporary)
+        try FileManager.default.copyItem(atPath: TestSupport.library(build), toPath: temporary)
+        #expect(rename(temporary, "\(directory)/libversioned.so") == 0)
+    }
+
+    func answer(_ host: PluginHost, tool: String = "answer") async throws -> String {
+        let lease = host.leaseCatalog()
+        defer { lease.release() }
+        let context = MCPCallContext(caller: MCPCaller(owner: "o"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
+        let result = try await lease.catalog.callTool(tool, arguments: [:], context: context)
+        return result["content"]?.arrayValue?.first?["text"]?.stringValue ?? ""
+    }
+
+    @Test("a new build is loaded, the old one retired, and unchanged plugins are carried over")
+    func swapsBuilds() async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        plugins.add("versioned", manifest: Self.manifest())
+        try Self.install("fixture_versioned_v1", into: plugins)
+        plugins.addExample("demo")
+        let host = plugins.host()
+        #expect(await host.start().refusals.isEmpty)
+        #expect(try await answer(host) == "v1")
+
+        try Self.install("fixture_versioned_v2", into: plugins)
+        let outcome = await host.reload(reason: "test")
+        #expect(outcome.applied)
+        #expect(outcome.generation == 2)
+        #expect(outcome.loaded == ["versioned"])
+        #expect(outcome.carriedOver == ["demo"])
+        #expect(outcome.changes == .none)  // same names and descriptions: clients need not refetch
+        #expect(try await answer(host) == "v2")
+        #expect(host.status.plugins.first { $0.name == "versioned" }?.libraryVersion == "2.0.0")
+
+        // And back: the first build's copy is still mapped and is loaded again from a new instance.
+        try Self.install("fixture_versioned_v1", into: plugins)
+        #expect(await host.reload(reason: "test").applied)
+        #expect(try await answer(host) == "v1")
+        await host.shutdown()
+    }
+
+    @Test("a call in flight finishes on the generation it started on")
+    func inFlightCallsFinishOnTheirGeneration() async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        plugins.add("versioned", manifest: Self.manifest())
+        try Self.install("fixture_versioned_v1", into: plugins)
+        let host = plugins.host()
+        await host.start()
+        let lease = host.leaseCatalog()
+        let slow = Task {
+            defer { lease.release() }
+            let context = MCPCallContext(caller: MCPCaller(owner: "o"), requestID: .int(7), progress: nil, cancellation: CancellationSignal())
+            return try await lease.catalog.callTool("slow", arguments: ["steps": 5, "delay_ms": 60], context: context)
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        try Self.install("fixture_versioned_v2", into: plugins)
+        #expect(await host.reload(reason: "test").applied)
+        #expect(try await answer(host) == "v2")
+        #expect(host.status.retiringGenerations == 1)  // generation 1 still serves the slow call
+        let result = try await slow.value
+        #expect(result["content"]?.arrayValue?.first?["text"] == "v1 finished 5 steps")
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(host.status.retiringGenerations == 0)
+        await host.shutdown()
+    }
+
+    @Test("a renamed tool keeps answering to its old name for one generation")
+    func renameAlias() async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        let manifest = plugins.add("versioned", manifest: Self.manifest())
+        try Self.install("fixture_versioned_v1", into: plugins)
+        let host = plugins.host()
+        await host.start()
+
+        try Self.manifest(toolName: "which_build").write(toFile: manifest, atomically: true, encoding: .utf8)
+        let renamed = await host.reload(reason: "test")
+        #expect(renamed.applied)
+        #expect(renamed.changes == ListChanges(tools: true, resources: false, prompts: false))
+        #expect(renamed.carriedOver == ["versioned"])  // a rename needs no new instance
+        let names = host.servingCatalog.tools(for: MCPCaller(owner: "o")).compactMap { $0["name"]?.stringValue }
+        #expect(names == ["which_build", "slow"])
+        #expect(try await answer(host, tool: "which_build") == "v1")
+        #expect(try await answer(host, tool: "answer") == "v1")  // hidden alias
+        #expect(host.status.aliases == ["answer"])
+
+        #expect(await host.reload(reason: "test").applied)
+        await #expect(throws: MCPError.self) { try await answer(host, tool: "answer") }
+        await host.shutdown()
+    }
+
+    @Test("an invalid generation is refused as a whole and the current one keeps serving", arguments: [
+        "bad manifest", "wrong ABI", "missing handler", "name clash", "init failure",
+    ])
+    func refusals(kind: String) async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        let manifest = plugins.add("versioned", manifest: Self.manifest())
+        try Self.install("fixture_versioned_v1", into: plugins)
+        plugins.addExample("demo")
+        let host = plugins.host()
+        await host.start()
+        let expected: String
+        switch kind {
+        case "bad manifest":
+            try "plugin: versioned\nlibrary: libversioned.so\ntools:\n  - { name: answer handler: x }\n".write(toFile: manifest, atomically: true, encoding: .utf8)
+            expected = "invalid YAML"
+        case "wrong ABI":
+            try FileManager.default.removeItem(atPath: "\(plugins.folder)/versioned/libversioned.so")
+            try FileManager.default.copyItem(atPath: TestSupport.library("fixture_abi2"), toPath: "\(plugins.folder)/versioned/libversioned.so")
+            expected = "was built for plugin ABI 2"
+        case "missing handler":
+            try Self.manifest(handler: "versioned.nope").write(toFile: manifest, atomically: true, encoding: .utf8)
+            expected = "handler 'versioned.nope'"
+        case "name clash":
+            try Self.manifest(toolName: "say").write(toFile: manifest, atomically: true, encoding: .utf8)
+            expected = "duplicate tool name 'say'"
+        default:
+            plugins.add("misbehaving", manifest: misbehavingManifest(config: "config: { fail_init: true }", tools: "  - { name: hang, handler: hang, description: d }"))
+            expected = "plugin init failed"
+        }
+        let outcome = await host.reload(reason: "test")
+        #expect(!outcome.applied)
+        #expect(outcome.generation == 1)
+        #expect(outcome.refusals.contains { $0.description.contains(expected) }, "\(outcome.refusals)")
+        #expect(host.status.generation == 1)
+        #expect(host.status.lastReload?.applied == false)
+        #expect(try await answer(host) == "v1")
+        await host.shutdown()
+    }
+}
