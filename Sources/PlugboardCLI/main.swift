@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PlugboardJSON
 import PlugboardPlugins
 import PlugboardServer
 
@@ -11,7 +12,7 @@ struct Plugboard: AsyncParsableCommand {
         commandName: "plugboard",
         abstract: "A plugin-host MCP server.",
         version: PlugboardVersion.current,
-        subcommands: [Serve.self, Stdio.self, Check.self],
+        subcommands: [Serve.self, Stdio.self, Check.self, Reload.self, Status.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -96,5 +97,61 @@ struct Check: AsyncParsableCommand {
         }
         await host.shutdown()
         if !report.refusals.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct Reload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reload plugins and config.yaml in the running server; on any problem it keeps serving what it had.")
+
+    @OptionGroup var options: ConfigOption
+
+    @Flag(help: "Print the outcome as JSON.")
+    var json = false
+
+    func run() async throws {
+        let body = try AdminCommand.call(options: options, method: "POST", path: "/reload")
+        if json {
+            print(body.jsonString)
+            if body["applied"] != .bool(true) { throw ExitCode(1) }
+            return
+        }
+        let generation = body["generation"]?.integerValue ?? 0
+        if body["applied"] == .bool(true) {
+            let list = { (key: String) in body[key]?.arrayValue?.compactMap(\.stringValue).joined(separator: ", ") ?? "" }
+            print("reloaded: generation \(generation) serving in \(body["duration_ms"]?.doubleValue ?? 0) ms")
+            print("  loaded: \(list("loaded"))\n  carried over: \(list("carried_over"))\n  removed: \(list("removed"))")
+        } else {
+            print("reload refused; generation \(generation) keeps serving:")
+            for refusal in body["refusals"]?.arrayValue ?? [] { print("  \(refusal["message"]?.stringValue ?? "")") }
+        }
+        for setting in body["needs_restart"]?.arrayValue ?? [] { print("  needs a restart to apply: \(setting.stringValue ?? "")") }
+        for warning in body["warnings"]?.arrayValue ?? [] { print("  warning: \(warning.stringValue ?? "")") }
+        if body["applied"] != .bool(true) { throw ExitCode(1) }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the running server's generation, plugins and last reload.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        print(try AdminCommand.call(options: options, method: "GET", path: "/status").jsonString)
+    }
+}
+
+/// Talks to the running server's admin socket.
+enum AdminCommand {
+    static func call(options: ConfigOption, method: String, path: String) throws -> JSONValue {
+        let configuration = try options.load()
+        do {
+            let response = try UnixSocketHTTP.request(socket: configuration.reload.adminSocket, method: method, path: path)
+            return try JSONValue(parsing: response.body)
+        } catch let error as UnixSocketHTTP.Failure {
+            throw ValidationError(error.description)
+        } catch {
+            throw ValidationError("unreadable answer from the server: \(error)")
+        }
     }
 }

@@ -48,8 +48,10 @@ public final class PluginHost: MCPCatalogSource {
     /// Builds the next generation beside the current one and swaps it in only if every plugin,
     /// manifest and overlay is valid; otherwise the current generation keeps serving untouched.
     /// Requests in flight finish on the generation they started on.
-    /// - Parameter configuration: new settings (a reloaded config.yaml), or nil to keep them.
-    public func reload(reason: String, configuration: PluginHostConfiguration? = nil) async -> ReloadOutcome {
+    /// - Parameters:
+    ///   - configuration: new settings (a reloaded config.yaml), or nil to keep them.
+    ///   - needsRestart: config.yaml settings that changed but only apply after a restart, to report.
+    public func reload(reason: String, configuration: PluginHostConfiguration? = nil, needsRestart: [String] = []) async -> ReloadOutcome {
         await reloads.run {
             let started = ContinuousClock.now
             let (previous, settings) = state.withLock { state in (state.current, configuration ?? state.configuration) }
@@ -59,7 +61,7 @@ public final class PluginHost: MCPCatalogSource {
             var outcome = ReloadOutcome(
                 reason: reason, applied: false, generation: previous?.number ?? 0, refusals: build.report.refusals,
                 warnings: build.report.warnings, changes: .none, loaded: [], carriedOver: build.carriedOver, removed: [],
-                duration: .zero, finishedAt: Date())
+                duration: .zero, finishedAt: Date(), needsRestart: needsRestart)
             if let generation = build.generation {
                 state.withLock { state in
                     state.current = generation
@@ -80,6 +82,12 @@ public final class PluginHost: MCPCatalogSource {
             log(outcome)
             return outcome
         }
+    }
+
+    /// Records a reload refused before it reached the plugins (an invalid config.yaml).
+    public func record(_ outcome: ReloadOutcome) {
+        state.withLock { $0.lastReload = outcome }
+        log(outcome)
     }
 
     public func leaseCatalog() -> MCPCatalogLease {

@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import PlugboardMCP
 import PlugboardPlugins
+import ServiceLifecycle
 
 /// The composition root: wires the plugin host, the MCP server and the HTTP transport together
 /// and runs them until SIGINT/SIGTERM, then drains plugin calls.
@@ -24,8 +25,14 @@ public struct PlugboardApp: Sendable {
         self.plugins = PluginHost(configuration: configuration.plugins, logger: logger)
         self.server = MCPServer(
             description: ServerDescription(
-                name: configuration.server.name, version: PlugboardVersion.current, instructions: configuration.server.instructions),
+                name: configuration.server.name, version: PlugboardVersion.current, instructions: configuration.server.instructions,
+                listsCanChange: true, listTTLMilliseconds: configuration.server.listTTLMilliseconds),
             catalogs: plugins, pageSize: configuration.server.pageSize, logger: logger)
+    }
+
+    /// Carries out reloads for every trigger.
+    var reloads: ReloadController {
+        ReloadController(configuration: configuration, plugins: plugins, listChanges: server.listChanges, logger: logger)
     }
 
     /// The caller of every request while authentication is off.
@@ -53,9 +60,23 @@ public struct PlugboardApp: Sendable {
             router: router,
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "plugboard"),
             logger: logger)
-        logger.info("serving MCP at http://\(configuration.server.host):\(configuration.server.port)/mcp")
+        let admin = try AdminServer.application(socket: configuration.reload.adminSocket, controller: reloads, plugins: plugins, logger: logger)
+        let hub = server.listChanges
+        // Shut down in reverse order: close notification streams, stop reload triggers, then
+        // let the HTTP servers drain their requests.
+        let services = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: app),
+                    .init(service: admin),
+                    .init(service: ReloadTriggers(controller: reloads, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: NotificationStreamsShutdown { hub.closeAll() }, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        logger.info("serving MCP at http://\(configuration.server.host):\(configuration.server.port)/mcp; admin socket \(configuration.reload.adminSocket)")
         do {
-            try await app.runService()
+            try await services.run()
         } catch {
             await plugins.shutdown()
             throw error

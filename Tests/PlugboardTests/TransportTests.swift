@@ -189,17 +189,28 @@ struct TransportTests {
         #expect(await post(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#, host: "[::1]:8080").0 == 200)
     }
 
-    @Test("GET and DELETE are 405 with Allow: POST")
-    func methodNotAllowed() async {
-        for method in [HTTPRequest.Method.get, .delete, .put] {
-            let response = await transport.handle(MCPHTTPRequest(method: method, authority: "localhost", headerFields: [:], body: []), caller: MCPCaller(owner: "a"))
+    @Test("DELETE and PUT are 405; GET opens the notification stream only for SSE and the handshake era")
+    func methods() async {
+        func send(_ method: HTTPRequest.Method, _ headers: HTTPFields) async -> MCPHTTPResponse {
+            await transport.handle(MCPHTTPRequest(method: method, authority: "localhost", headerFields: headers, body: []), caller: MCPCaller(owner: "a"))
+        }
+        for method in [HTTPRequest.Method.delete, .put] {
+            let response = await send(method, [:])
             guard case .complete(let status, let headers, _) = response else {
                 Issue.record("expected a complete response")
                 continue
             }
             #expect(status == .methodNotAllowed)
-            #expect(headers[.allow] == "POST")
+            #expect(headers[.allow] == "GET, POST")
         }
+        #expect(await send(.get, [.accept: "application/json"]).status == .notAcceptable)
+        #expect(await send(.get, [.accept: "text/event-stream", HTTPField.Name("MCP-Protocol-Version")!: "2026-07-28"]).status == .methodNotAllowed)
+        guard case .stream(let status, _, _, let clientGone) = await send(.get, [.accept: "text/event-stream"]) else {
+            Issue.record("expected a stream")
+            return
+        }
+        #expect(status == .ok)
+        clientGone()
     }
 
     @Test("a request with a progress token streams server-sent events")

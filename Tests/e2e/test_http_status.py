@@ -252,12 +252,33 @@ def test_unknown_path_404(http):
 # -- 405 ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT"])
+@pytest.mark.parametrize("method", ["DELETE", "PUT"])
 def test_non_post_405_with_allow(http, method):
     response = http.request(method, "/mcp", headers={"Accept": "application/json, text/event-stream"})
     assert response.status_code == 405
-    assert response.headers["allow"] == "POST"
+    assert response.headers["allow"] == "GET, POST"
     rpc_error(response, -32600)
+
+
+def test_get_in_the_modern_era_405(http):
+    response = http.get("/mcp", headers={"Accept": "text/event-stream", "MCP-Protocol-Version": MODERN})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+
+
+def test_get_without_event_stream_406(http):
+    response = http.get("/mcp", headers={"Accept": "application/json"})
+    assert response.status_code == 406
+    rpc_error(response, -32600)
+
+
+def test_get_opens_the_notification_stream(http):
+    """GET is the handshake era's standalone stream: it stays open, kept alive by comments."""
+    with http.stream("GET", "/mcp", headers={"Accept": "text/event-stream"}, timeout=10) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/event-stream"
+        first = next(response.iter_text())
+    assert first == ": keep-alive\n\n"
 
 
 # -- 406 / 413 / 415 ------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ import PlugboardJSON
 /// stdio transports decode a message, pick the era, and hand it here.
 public final class MCPServer: Sendable {
     public let description: ServerDescription
+    /// Where list changes are published for listening clients.
+    public let listChanges = ListChangeHub()
     private let catalogs: any MCPCatalogSource
     private let inFlight = InFlightRequests()
     private let pageSize: Int

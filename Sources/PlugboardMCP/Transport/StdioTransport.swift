@@ -18,6 +18,16 @@ public struct StdioTransport: Sendable {
     /// Serves `lines` until it ends, writing every outgoing message with `write` (one line each,
     /// without the newline). `write` must be safe to call from several tasks.
     public func run(lines: some AsyncSequence<String, Never>, write: @escaping @Sendable ([UInt8]) -> Void) async {
+        let (listener, changes) = server.listChanges.subscribe()
+        defer { server.listChanges.unsubscribe(listener) }
+        let notifier = Task {
+            for await change in changes {
+                for method in StreamableHTTPTransport.notificationMethods(for: change, filter: .all) {
+                    write(JSONRPCEncoding.notification(method: method, params: .object(JSONObject())))
+                }
+            }
+        }
+        defer { notifier.cancel() }
         await withTaskGroup(of: Void.self) { group in
             for await line in lines where !line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) {
                 let message: JSONRPCMessage

@@ -37,12 +37,11 @@ public struct StreamableHTTPTransport: Sendable {
         case .post:
             return await post(request, caller: caller)
         case .get:
-            // No standalone stream: this stateless server has nothing unrelated to a request to push.
-            return Self.methodNotAllowed("GET opens no stream here: this server is stateless; POST requests to it")
+            return standaloneStream(request)
         case .delete:
-            return Self.methodNotAllowed("DELETE ends a session, and this server issues none")
+            return Self.methodNotAllowed("DELETE ends a session, and this server keeps none")
         default:
-            return Self.methodNotAllowed("use POST")
+            return Self.methodNotAllowed("use POST (and GET for the notification stream)")
         }
     }
 
@@ -94,6 +93,9 @@ public struct StreamableHTTPTransport: Sendable {
             // Legacy clients keep the session id of their initialize; it only namespaces request
             // ids for cancellation, so two clients of one owner never cancel each other's calls.
             let session = era.isModern ? nil : headers[.mcpSessionID]
+            if rpc.method == "subscriptions/listen", era.isModern {
+                return subscriptionStream(rpc, accept: accept)
+            }
             let progressToken = rpc.meta?["progressToken"].flatMap { $0 == .null ? nil : $0 }
             if accept.eventStream, progressToken != nil || !accept.json {
                 return stream(rpc, era: era, caller: caller, session: session, progressToken: progressToken)
@@ -270,7 +272,7 @@ public struct StreamableHTTPTransport: Sendable {
 
     static func methodNotAllowed(_ reason: String) -> MCPHTTPResponse {
         .complete(
-            status: .methodNotAllowed, headerFields: [.contentType: "application/json", .allow: "POST"],
+            status: .methodNotAllowed, headerFields: [.contentType: "application/json", .allow: "GET, POST"],
             body: JSONRPCEncoding.error(id: nil, MCPError(.invalidRequest, "Method not allowed: \(reason)")))
     }
 }

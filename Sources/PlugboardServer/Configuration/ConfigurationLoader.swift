@@ -33,7 +33,7 @@ public enum ConfigurationLoader {
         let sections = try root.mapping(allowed: ["server", "auth", "plugins", "tools", "logging"])
 
         let serverKeys = try sections["server"]?.mapping(allowed: [
-            "listen", "public_url", "allowed_origins", "allowed_hosts", "max_body_bytes", "page_size", "name", "instructions",
+            "listen", "public_url", "allowed_origins", "allowed_hosts", "max_body_bytes", "page_size", "list_ttl_ms", "name", "instructions",
         ]) ?? [:]
         var host = "127.0.0.1"
         var port = 8080
@@ -52,6 +52,10 @@ public enum ConfigurationLoader {
             }
             while publicURL?.hasSuffix("/") == true { publicURL?.removeLast() }
         }
+        let pluginKeys = try sections["plugins"]?.mapping(allowed: [
+            "folder", "library_path", "state_dir", "watch", "debounce_ms", "admin_socket", "isolation",
+        ]) ?? [:]
+        let watch = try pluginKeys["watch"]?.bool() ?? false
         let server = ServerConfiguration.Server(
             host: host,
             port: port,
@@ -60,6 +64,8 @@ public enum ConfigurationLoader {
             allowedHosts: try serverKeys["allowed_hosts"]?.strings() ?? [],
             maxBodyBytes: try serverKeys["max_body_bytes"]?.integer(in: 1_024...1_073_741_824) ?? 4 * 1_048_576,
             pageSize: try serverKeys["page_size"]?.integer(in: 1...10_000) ?? 100,
+            // Watched (staging) catalogs change often: let clients cache lists only when they don't.
+            listTTLMilliseconds: try serverKeys["list_ttl_ms"]?.integer(in: 0...86_400_000) ?? (watch ? 0 : 60_000),
             name: try serverKeys["name"]?.string() ?? "plugboard",
             instructions: try serverKeys["instructions"]?.string()
         )
@@ -72,7 +78,6 @@ public enum ConfigurationLoader {
         }
         let auth = ServerConfiguration.Auth(mode: mode, localOwner: try authKeys["local_owner"]?.string() ?? "local")
 
-        let pluginKeys = try sections["plugins"]?.mapping(allowed: ["folder", "library_path", "state_dir"]) ?? [:]
         var overlays: [String: ToolOverlay] = [:]
         if let tools = sections["tools"] {
             guard let mapping = tools.node.mapping else { throw tools.error("expected a mapping of tool names to overlays") }
@@ -88,18 +93,34 @@ public enum ConfigurationLoader {
                     name: rename, description: try fields["description"]?.string(), enabled: try fields["enabled"]?.bool())
             }
         }
+        var isolation: [String: Isolation] = [:]
+        if let isolationNode = pluginKeys["isolation"] {
+            guard let mapping = isolationNode.node.mapping else { throw isolationNode.error("expected a mapping of plugin names to in_process or process") }
+            for (key, value) in mapping {
+                guard let plugin = key.scalar?.string else { throw isolationNode.error("plugin names must be strings") }
+                let entry = isolationNode.child(plugin, value)
+                guard let mode = Isolation(rawValue: try entry.string()) else { throw entry.error("isolation must be 'in_process' or 'process'") }
+                isolation[plugin] = mode
+            }
+        }
+        let stateDirectory = resolve(try pluginKeys["state_dir"]?.string() ?? ".plugboard")
         let plugins = PluginHostConfiguration(
             folder: resolve(try pluginKeys["folder"]?.string() ?? "plugins"),
             librarySearchPath: try (pluginKeys["library_path"]?.strings() ?? []).map(resolve),
-            stateDirectory: resolve(try pluginKeys["state_dir"]?.string() ?? ".plugboard"),
-            toolOverlays: overlays
+            stateDirectory: stateDirectory,
+            toolOverlays: overlays,
+            isolation: isolation
         )
+        let reload = ServerConfiguration.Reload(
+            watch: watch,
+            debounceMilliseconds: try pluginKeys["debounce_ms"]?.integer(in: 0...60_000) ?? 250,
+            adminSocket: resolve(try pluginKeys["admin_socket"]?.string() ?? "\(stateDirectory)/admin.sock"))
 
         let loggingKeys = try sections["logging"]?.mapping(allowed: ["level"]) ?? [:]
         let levelName = try loggingKeys["level"]?.string() ?? "info"
         guard let level = Logger.Level(rawValue: levelName) else {
             throw (loggingKeys["level"] ?? root).error("logging.level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        return ServerConfiguration(file: file, server: server, auth: auth, plugins: plugins, logLevel: level)
+        return ServerConfiguration(file: file, server: server, auth: auth, plugins: plugins, reload: reload, logLevel: level)
     }
 }

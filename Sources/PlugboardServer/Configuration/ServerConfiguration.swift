@@ -7,7 +7,19 @@ public struct ServerConfiguration: Sendable {
     public var server: Server
     public var auth: Auth
     public var plugins: PluginHostConfiguration
+    public var reload: Reload
     public var logLevel: Logger.Level
+
+    /// How the running server follows changes to plugins and config.yaml.
+    public struct Reload: Sendable, Equatable {
+        /// Watch the plugins folder and config.yaml and reload on change (staging); off, reload
+        /// only on SIGHUP or `plugboard reload` (production).
+        public var watch: Bool
+        /// How long files must be quiet before a change is loaded.
+        public var debounceMilliseconds: Int
+        /// The admin socket `plugboard reload` and `plugboard status` talk to.
+        public var adminSocket: String
+    }
 
     public struct Server: Sendable {
         public var host: String
@@ -20,6 +32,8 @@ public struct ServerConfiguration: Sendable {
         public var allowedHosts: [String]
         public var maxBodyBytes: Int
         public var pageSize: Int
+        /// How long clients may cache list results (2026-07-28 `ttlMs`).
+        public var listTTLMilliseconds: Int
         public var name: String
         public var instructions: String?
     }
@@ -33,6 +47,31 @@ public struct ServerConfiguration: Sendable {
         public var mode: Mode
         /// The owner every call runs for without authentication (and in stdio mode).
         public var localOwner: String
+    }
+
+    /// The settings that differ in `other` and only take effect after a restart (a reload applies
+    /// plugins and tool overlays, nothing else).
+    public func settingsNeedingRestart(comparedTo other: ServerConfiguration) -> [String] {
+        var changed: [String] = []
+        func check<T: Equatable>(_ name: String, _ key: (ServerConfiguration) -> T) {
+            if key(self) != key(other) { changed.append(name) }
+        }
+        check("server.listen") { "\($0.server.host):\($0.server.port)" }
+        check("server.public_url") { $0.server.publicURL }
+        check("server.allowed_origins") { $0.server.allowedOrigins }
+        check("server.allowed_hosts") { $0.server.allowedHosts }
+        check("server.max_body_bytes") { $0.server.maxBodyBytes }
+        check("server.page_size") { $0.server.pageSize }
+        check("server.list_ttl_ms") { $0.server.listTTLMilliseconds }
+        check("server.name") { $0.server.name }
+        check("server.instructions") { $0.server.instructions }
+        check("auth") { "\($0.auth.mode.rawValue) \($0.auth.localOwner)" }
+        check("plugins.state_dir") { $0.plugins.stateDirectory }
+        check("plugins.watch") { $0.reload.watch }
+        check("plugins.debounce_ms") { $0.reload.debounceMilliseconds }
+        check("plugins.admin_socket") { $0.reload.adminSocket }
+        check("logging.level") { $0.logLevel }
+        return changed
     }
 
     /// True when the listen address only accepts connections from this machine.

@@ -9,7 +9,12 @@ extension PlugboardApp {
         await plugins.start()
         let transport = StdioTransport(server: server, caller: localCaller, logger: logger)
         let output = StandardOutput()
-        await transport.run(lines: StandardInput.lines()) { message in output.writeLine(message) }
+        await withTaskGroup(of: Void.self) { group in
+            // Reloads (SIGHUP, file changes) apply here too, and the client hears about them.
+            group.addTask { try? await ReloadTriggers(controller: reloads, logger: logger).run() }
+            await transport.run(lines: StandardInput.lines()) { message in output.writeLine(message) }
+            group.cancelAll()
+        }
         await plugins.shutdown()
     }
 }
