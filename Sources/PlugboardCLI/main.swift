@@ -8,11 +8,16 @@ import PlugboardServer
 /// `plugboard`: serve MCP from plugins.
 @main
 struct Plugboard: AsyncParsableCommand {
+    /// A dead plugin worker must not take the host down when the host writes to its pipe.
+    static func ignoreBrokenPipes() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "plugboard",
         abstract: "A plugin-host MCP server.",
         version: PlugboardVersion.current,
-        subcommands: [Serve.self, Stdio.self, Check.self, Reload.self, Status.self],
+        subcommands: [Serve.self, Stdio.self, Check.self, Reload.self, Status.self, PluginWorkerCommand.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -46,6 +51,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
+        Plugboard.ignoreBrokenPipes()
         let configuration = try options.load()
         let logger = bootstrapLogging(level: configuration.logLevel)
         let app: PlugboardApp
@@ -64,6 +70,7 @@ struct Stdio: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
+        Plugboard.ignoreBrokenPipes()
         let configuration = try options.load()
         let logger = bootstrapLogging(level: configuration.logLevel)
         let app: PlugboardApp
@@ -82,6 +89,7 @@ struct Check: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
+        Plugboard.ignoreBrokenPipes()
         let configuration = try options.load()
         let logger = bootstrapLogging(level: .error)
         let host = PluginHost(configuration: configuration.plugins, logger: logger)
@@ -153,5 +161,21 @@ enum AdminCommand {
         } catch {
             throw ValidationError("unreadable answer from the server: \(error)")
         }
+    }
+}
+
+struct PluginWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plugin-worker", abstract: "Run one plugin for an isolated host (started by the host itself).", shouldDisplay: false)
+
+    @Option(help: "The plugin library (the host's private copy).")
+    var library: String
+
+    @Option(help: "The plugin's name.")
+    var plugin: String
+
+    func run() throws {
+        let status = PluginWorker.run(library: library, plugin: plugin)
+        if status != 0 { throw ExitCode(status) }
     }
 }

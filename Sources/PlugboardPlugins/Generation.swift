@@ -22,7 +22,13 @@ public final class Generation: Sendable {
     }
 
     /// The loaded plugins, for status reports.
-    public var summaries: [PluginSummary] { plugins.map(\.summary) }
+    public var summaries: [PluginSummary] {
+        plugins.map { plugin in
+            var summary = plugin.summary
+            summary.workerRestarts = (plugin.transport as? WorkerPlugin)?.restarts
+            return summary
+        }
+    }
 
     func acquire() {
         leases.withLock { $0.active += 1 }

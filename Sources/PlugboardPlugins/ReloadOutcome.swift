@@ -67,13 +67,15 @@ public struct HostStatus: Sendable {
         [
             "generation": .int(Int64(generation)),
             "plugins": .array(plugins.map { plugin in
-                [
+                var object: JSONObject = [
                     "name": .string(plugin.name), "version": .string(plugin.version), "library_version": .string(plugin.libraryVersion),
                     "manifest": .string(plugin.manifest),
                     "digest": .string(plugin.digest), "isolation": .string(plugin.isolation.rawValue),
                     "tools": .array(plugin.tools.map(JSONValue.string)), "prompts": .array(plugin.prompts.map(JSONValue.string)),
                     "resources": .int(Int64(plugin.resources)),
                 ]
+                if let restarts = plugin.workerRestarts { object["worker_restarts"] = .int(Int64(restarts)) }
+                return .object(object)
             }),
             "aliases": .array(aliases.map(JSONValue.string)),
             "last_reload": lastReload?.json ?? .null,

@@ -236,7 +236,9 @@ struct GenerationBuilder {
             return try InProcessPlugin.create(
                 library: library, plugin: manifest.plugin, config: manifest.config.jsonBytes, registry: registry, data: data, logger: logger)
         case .process:
-            throw LoadFailure("isolation: process needs the plugin worker, which this build does not include yet; use isolation: in_process")
+            return try await WorkerPlugin.start(
+                library: library, plugin: manifest.plugin, config: manifest.config.jsonBytes, executable: configuration.workerExecutable,
+                registry: registry, data: data, logger: logger)
         }
     }
 

@@ -19,6 +19,8 @@ public struct PluginSummary: Sendable, Equatable {
     /// SHA-256 of the library that was loaded.
     public var digest: String
     public var isolation: Isolation
+    /// For isolated plugins: how often the worker was restarted after dying.
+    public var workerRestarts: Int? = nil
     public var tools: [String]
     public var resources: Int
     public var prompts: [String]

@@ -47,6 +47,11 @@ final class CallRegistry: Sendable {
         return true
     }
 
+    /// Ends a call with `outcome` without involving the plugin (its worker is gone).
+    func finish(_ id: UInt64, with outcome: PluginOutcome) {
+        entries.withLock { $0.removeValue(forKey: id) }?.continuation.resume(returning: outcome)
+    }
+
     /// Ends a call on the client's behalf and tells the plugin to stop.
     func cancel(_ id: UInt64) {
         guard let entry = entries.withLock({ $0.removeValue(forKey: id) }) else { return }

@@ -8,14 +8,20 @@ import Glibc
 /// the reload tests swap the two builds under load and check every answer comes from one of them.
 public func exportVersioned(_ version: String) -> UnsafePointer<pb_plugin> {
     Plugboard.export(name: "versioned", version: version == "v1" ? "1.0.0" : "2.0.0") { plugin in
+        plugin.onCreate { configuration in
+            let settings = try configuration.decode(Settings.self)
+            if settings.crashOnCreate == true { raise(SIGSEGV) }
+            if settings.failOnCreate == true { throw ToolError("refusing to start: fail_on_create is set") }
+        }
+
         plugin.tool("versioned.answer") { (_: NoArguments, _) in
             .text(version)
         }
 
         plugin.tool("versioned.slow") { (arguments: SlowArguments, call) in
-            for step in 1...arguments.steps {
+            for step in 1...max(1, arguments.steps) {
                 try await Task.sleep(for: .milliseconds(arguments.delayMs))
-                call.progress(Double(step), total: Double(arguments.steps))
+                call.progress(Double(step), total: Double(arguments.steps), message: version)
             }
             return .text("\(version) finished \(arguments.steps) steps")
         }
@@ -35,6 +41,16 @@ public func exportVersioned(_ version: String) -> UnsafePointer<pb_plugin> {
 }
 
 public struct NoArguments: Decodable, Sendable {}
+
+struct Settings: Decodable, Sendable {
+    let crashOnCreate: Bool?
+    let failOnCreate: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case crashOnCreate = "crash_on_create"
+        case failOnCreate = "fail_on_create"
+    }
+}
 
 public struct SlowArguments: Decodable, Sendable {
     let steps: Int

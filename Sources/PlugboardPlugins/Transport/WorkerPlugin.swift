@@ -1,0 +1,287 @@
+import CPlugboard
+import Foundation
+import Glibc
+import Logging
+import PlugboardMCP
+import Synchronization
+
+/// A plugin instance living in a `plugboard plugin-worker` child process (`isolation: process`).
+///
+/// If the worker dies, only the calls in flight on it fail, with a clean tool error; the worker
+/// is started again with backoff and the next call waits for it. Retiring the plugin ends the
+/// process, which really frees its memory.
+public final class WorkerPlugin: PluginTransport {
+    private let plugin: String
+    private let libraryPath: String
+    private let config: [UInt8]
+    private let executable: String
+    private let registry: CallRegistry
+    private let data: any DataService
+    private let logger: Logger
+    private let gate = CallGate()
+    private let state = Mutex(State())
+
+    private struct State {
+        var worker: Worker?
+        var ready = false
+        var retired = false
+        var waiting: [CheckedContinuation<Bool, Never>] = []
+        var inFlight = Set<UInt64>()
+        var restarts = 0
+        var consecutiveFailures = 0
+    }
+
+    /// One running worker process.
+    private final class Worker: Sendable {
+        let process: Process
+        let sender: FrameSender
+        let input: Int32
+        let startedAt = ContinuousClock.now
+
+        init(process: Process, input: Int32) {
+            self.process = process
+            self.input = input
+            self.sender = FrameSender(descriptor: input)
+        }
+    }
+
+    private init(plugin: String, libraryPath: String, config: [UInt8], executable: String, registry: CallRegistry, data: any DataService, logger: Logger) {
+        self.plugin = plugin
+        self.libraryPath = libraryPath
+        self.config = config
+        self.executable = executable
+        self.registry = registry
+        self.data = data
+        self.logger = logger
+    }
+
+    /// Starts the worker and creates the plugin in it; fails like an in-process create would.
+    static func start(
+        library: PluginLibrary, plugin: String, config: [UInt8], executable: String, registry: CallRegistry, data: any DataService,
+        logger: Logger
+    ) async throws(LoadFailure) -> WorkerPlugin {
+        let transport = WorkerPlugin(
+            plugin: plugin, libraryPath: library.path, config: config, executable: executable, registry: registry, data: data, logger: logger)
+        if let failure = await transport.launch() {
+            throw LoadFailure(failure)
+        }
+        return transport
+    }
+
+    /// Number of times the worker was started again after dying.
+    public var restarts: Int { state.withLock { $0.restarts } }
+
+    public func invoke(_ call: PluginCall) async -> PluginOutcome {
+        guard gate.enter() else { return .unavailable("plugin '\(plugin)' is being retired") }
+        defer { gate.leave() }
+        guard let worker = await readyWorker(within: call.timeout) else {
+            return .unavailable("plugin '\(plugin)' is restarting after a crash")
+        }
+        let id = registry.makeID()
+        let registry = self.registry
+        let sender = worker.sender
+        return await withCheckedContinuation { continuation in
+            registry.register(
+                id,
+                CallRegistry.Entry(
+                    plugin: plugin, owner: call.owner, continuation: continuation, progress: call.progress,
+                    deadline: ContinuousClock().now.advanced(by: call.timeout),
+                    cancelPlugin: { [weak self] in
+                        self?.state.withLock { _ = $0.inFlight.remove(id) }
+                        sender.send(.cancel(call: id))
+                    }))
+            state.withLock { _ = $0.inFlight.insert(id) }
+            call.cancellation?.onCancel { registry.cancel(id) }
+            if !sender.send(.invoke(call: id, handler: call.handler, owner: call.owner, input: call.input)) {
+                // The worker died under us; its exit handler fails the call (if it has not yet).
+                registry.finish(id, with: .unavailable("plugin '\(plugin)' crashed"))
+            }
+        }
+    }
+
+    public func retire() async {
+        await gate.close()
+        let worker = state.withLock { state -> Worker? in
+            state.retired = true
+            state.ready = false
+            for waiter in state.waiting { waiter.resume(returning: false) }
+            state.waiting = []
+            return state.worker
+        }
+        guard let worker else { return }
+        close(worker.input)  // end of input: the worker destroys the instance and exits
+        for _ in 0..<100 where worker.process.isRunning {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if worker.process.isRunning { kill(worker.process.processIdentifier, SIGKILL) }
+    }
+
+    // MARK: Worker lifecycle
+
+    /// Waits for a ready worker, at most `limit`.
+    private func readyWorker(within limit: Duration) async -> Worker? {
+        if let worker = state.withLock({ $0.ready ? $0.worker : nil }) { return worker }
+        let timeout = Task { [weak self] in
+            try? await Task.sleep(for: min(limit, .seconds(10)))
+            self?.wakeWaiters(ready: false)
+        }
+        defer { timeout.cancel() }
+        let ready = await withCheckedContinuation { continuation in
+            let immediate = state.withLock { state -> Bool? in
+                if state.ready { return true }
+                if state.retired { return false }
+                state.waiting.append(continuation)
+                return nil
+            }
+            if let immediate { continuation.resume(returning: immediate) }
+        }
+        return ready ? state.withLock { $0.worker } : nil
+    }
+
+    private func wakeWaiters(ready: Bool) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for waiter in waiters { waiter.resume(returning: ready) }
+    }
+
+    /// Starts a worker process and creates the plugin in it. Returns a reason on failure.
+    private func launch() async -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["plugin-worker", "--library", libraryPath, "--plugin", plugin]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"  // report a crash at once instead of symbolicating first
+        process.environment = environment
+        let toWorker = Pipe()
+        let fromWorker = Pipe()
+        process.standardInput = toWorker
+        process.standardOutput = fromWorker
+        do {
+            try process.run()
+        } catch {
+            return "cannot start the plugin worker \(executable): \(error.localizedDescription)"
+        }
+        let input = dup(toWorker.fileHandleForWriting.fileDescriptor)
+        let output = dup(fromWorker.fileHandleForReading.fileDescriptor)
+        try? toWorker.fileHandleForWriting.close()
+        try? fromWorker.fileHandleForReading.close()
+        let worker = Worker(process: process, input: input)
+        let reader = FrameChannel(descriptor: output)
+        worker.sender.send(.create(config: config))
+        let created = await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: reader.read()) }
+            thread.start()
+        }
+        guard case .created(let status, _)? = created, status == PB_OK else {
+            close(output)
+            close(input)
+            process.waitUntilExit()
+            if case .created(let status, let message)? = created {
+                return "plugin init failed in the worker (create returned \(status)): \(message)"
+            }
+            return "the plugin worker exited while starting (\(Self.describe(process)))"
+        }
+        state.withLock { state in
+            state.worker = worker
+            state.ready = true
+        }
+        wakeWaiters(ready: true)
+        let thread = Thread { [weak self] in
+            while let frame = reader.read() {
+                self?.receive(frame, from: worker)
+            }
+            close(output)
+            worker.process.waitUntilExit()
+            self?.workerExited(worker)
+        }
+        thread.name = "plugboard-worker-\(plugin)"
+        thread.start()
+        return nil
+    }
+
+    private func receive(_ frame: WorkerFrame, from worker: Worker) {
+        switch frame {
+        case .complete(let call, let status, let bytes):
+            state.withLock { _ = $0.inFlight.remove(call) }
+            registry.complete(call, status: status, bytes: bytes, from: plugin)
+        case .progress(let call, let progress, let total, let message):
+            guard progress.isFinite else { return }
+            registry.progress(
+                call, ProgressUpdate(progress: progress, total: total >= 0 ? total : nil, message: message.map { String(decoding: $0, as: UTF8.self) }))
+        case .log(let call, let level, let message):
+            let text = String(decoding: message, as: UTF8.self)
+            let logLevel: Logger.Level = level >= PB_LOG_ERROR ? .error : level == PB_LOG_WARNING ? .warning : level == PB_LOG_DEBUG ? .debug : .info
+            logger.log(level: logLevel, "\(text)", metadata: ["plugin": "\(plugin)", "call": "\(call)", "isolation": "process"])
+        case .query(let call, let query, let request):
+            let owner = registry.owner(of: call)
+            let data = self.data
+            let plugin = self.plugin
+            Task {
+                let (status, bytes) =
+                    if let owner { await data.query(plugin: plugin, owner: owner, request: request) } else {
+                        (PB_INVALID_ARGUMENTS, Array("query for a call that is not in flight".utf8))
+                    }
+                worker.sender.send(.queryResult(query: query, status: status, bytes: bytes))
+            }
+        default:
+            logger.warning("unexpected frame from the plugin worker", metadata: ["plugin": "\(plugin)"])
+        }
+    }
+
+    /// The worker died: fail its calls in flight and start a new one, with backoff.
+    private func workerExited(_ worker: Worker) {
+        let (lost, retired, failures) = state.withLock { state -> ([UInt64], Bool, Int) in
+            guard state.worker === worker else { return ([], true, 0) }
+            state.ready = false
+            state.worker = nil
+            let lost = Array(state.inFlight)
+            state.inFlight = []
+            // A worker that ran a while was healthy: start the backoff afresh.
+            state.consecutiveFailures = ContinuousClock.now - worker.startedAt > .seconds(30) ? 1 : state.consecutiveFailures + 1
+            return (lost, state.retired, state.consecutiveFailures)
+        }
+        close(worker.input)
+        guard !retired else { return }
+        let reason = Self.describe(worker.process)
+        logger.error("plugin worker died (\(reason)); \(lost.count) call(s) failed; restarting", metadata: ["plugin": "\(plugin)"])
+        for call in lost {
+            registry.finish(call, with: .unavailable("plugin '\(plugin)' crashed while handling this call (\(reason)); it is being restarted"))
+        }
+        let delay = Duration.milliseconds(min(5_000, 50 << min(failures - 1, 7)))
+        Task {
+            try? await Task.sleep(for: delay)
+            guard !state.withLock({ $0.retired }) else { return }
+            if let failure = await launch() {
+                logger.error("plugin worker failed to restart: \(failure)", metadata: ["plugin": "\(plugin)"])
+                workerFailedToStart()
+            } else {
+                state.withLock { $0.restarts += 1 }
+            }
+        }
+    }
+
+    /// A restart failed: try again later, and let waiting calls fail meanwhile.
+    private func workerFailedToStart() {
+        wakeWaiters(ready: false)
+        let failures = state.withLock { state -> Int in
+            state.consecutiveFailures += 1
+            return state.consecutiveFailures
+        }
+        Task {
+            try? await Task.sleep(for: .milliseconds(min(5_000, 50 << min(failures - 1, 7))))
+            guard !state.withLock({ $0.retired }) else { return }
+            if await launch() == nil { state.withLock { $0.restarts += 1 } } else { workerFailedToStart() }
+        }
+    }
+
+    private static func describe(_ process: Process) -> String {
+        guard !process.isRunning else { return "still running" }
+        switch process.terminationReason {
+        case .uncaughtSignal: return "killed by signal \(process.terminationStatus)"
+        case .exit: return "exited with status \(process.terminationStatus)"
+        @unknown default: return "ended"
+        }
+    }
+}
