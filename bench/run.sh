@@ -28,13 +28,17 @@ plugins: { folder: $PWD/Plugins, library_path: [$PWD/.build/release], state_dir:
 logging: { level: warning }
 YAML
 
+# The same plugins, isolated in worker processes, to measure what isolation costs per call.
+sed -e 's/8090/8093/' -e 's|state_dir: \(.*\) }|state_dir: \1-isolated, isolation: { demo: process, echo_c: process } }|' "$WORK/config.yaml" > "$WORK/isolated.yaml"
+
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 .build/release/plugboard serve --config "$WORK/config.yaml" > "$WORK/plugboard.log" 2>&1 & PIDS+=($!); PLUGBOARD_PID=$!
+.build/release/plugboard serve --config "$WORK/isolated.yaml" > "$WORK/isolated.log" 2>&1 & PIDS+=($!)
 .build/release/bench-raw-route 8091 > "$WORK/raw.log" 2>&1 & PIDS+=($!)
 .venv/bin/python bench/python_peer.py 8092 > "$WORK/python.log" 2>&1 & PIDS+=($!)
-for port in 8090 8091 8092; do
+for port in 8090 8091 8092 8093; do
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done
 
@@ -45,6 +49,8 @@ RSS_REST=$(rss "$PLUGBOARD_PID")
 TARGETS=(
   "plugboard-swift http://127.0.0.1:8090/mcp say"
   "plugboard-c http://127.0.0.1:8090/mcp echo"
+  "isolated-swift http://127.0.0.1:8093/mcp say"
+  "isolated-c http://127.0.0.1:8093/mcp echo"
   "raw-hummingbird http://127.0.0.1:8091/mcp say"
   "python-sdk http://127.0.0.1:8092/mcp say"
 )

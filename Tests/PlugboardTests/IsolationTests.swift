@@ -1,0 +1,90 @@
+import Foundation
+import PlugboardJSON
+import PlugboardMCP
+import Testing
+
+@testable import PlugboardPlugins
+
+/// Isolation mode against real worker processes (the `plugboard` executable built beside the tests).
+@Suite("Isolated plugins", .serialized)
+struct IsolationTests {
+    func host(_ plugins: PluginFolder, config: String = "") -> PluginHost {
+        plugins.add(
+            "versioned",
+            manifest: """
+                plugin: versioned
+                library: libfixture_versioned_v1.so
+                isolation: process
+                \(config)
+                tools:
+                  - { name: answer, handler: versioned.answer, description: Says which build answers. }
+                  - name: crash
+                    handler: versioned.crash
+                    description: Crashes on demand.
+                    input_schema: { type: object, properties: { mode: { type: string } }, required: [mode] }
+                """)
+        plugins.addExample("demo")
+        return PluginHost(
+            configuration: PluginHostConfiguration(
+                folder: plugins.folder, librarySearchPath: [TestSupport.buildFolder], stateDirectory: "\(plugins.root)/state",
+                workerExecutable: "\(TestSupport.buildFolder)/plugboard"),
+            logger: TestSupport.logger)
+    }
+
+    func call(_ host: PluginHost, _ tool: String, _ arguments: JSONObject = [:]) async throws -> JSONValue {
+        let lease = host.leaseCatalog()
+        defer { lease.release() }
+        let context = MCPCallContext(caller: MCPCaller(owner: "o"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
+        return try await lease.catalog.callTool(tool, arguments: arguments, context: context)
+    }
+
+    @Test("a crash fails only its call; the worker restarts and the next call succeeds", arguments: ["segfault", "fatal"])
+    func crash(mode: String) async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        let host = host(plugins)
+        #expect(await host.start().refusals.isEmpty)
+        #expect(try await call(host, "answer")["content"]?.arrayValue?.first?["text"] == "v1")
+        let crashed = try await call(host, "crash", ["mode": .string(mode)])
+        #expect(crashed["isError"] == true)
+        let text = crashed["content"]?.arrayValue?.first?["text"]?.stringValue ?? ""
+        #expect(text.contains("crashed while handling this call"), "\(text)")
+        #expect(try await call(host, "say", ["text": "in-process"])["content"]?.arrayValue?.first?["text"] == "in-process")
+        #expect(try await call(host, "answer")["content"]?.arrayValue?.first?["text"] == "v1")
+        #expect(host.status.plugins.first { $0.name == "versioned" }?.workerRestarts == 1)
+        await host.shutdown()
+    }
+
+    @Test("a worker whose plugin fails or crashes in create refuses the plugin", arguments: [
+        ("config: { fail_on_create: true }", "refusing to start: fail_on_create is set"),
+        ("config: { crash_on_create: true }", "the plugin worker exited while starting (killed by signal 11)"),
+    ])
+    func createFailures(config: String, reason: String) async {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        let host = host(plugins, config: config)
+        let report = await host.start()
+        #expect(report.refusals.first?.plugin == "versioned")
+        #expect(report.refusals.first?.reason.contains(reason) == true, "\(report.refusals)")
+        #expect(report.plugins.map(\.name) == ["demo"])
+        await host.shutdown()
+    }
+
+    @Test("worker frames survive encoding", arguments: [
+        WorkerFrame.create(config: Array("{}".utf8)),
+        .invoke(call: 42, handler: "h.x", owner: "ällice", input: Array(#"{"a":1}"#.utf8)),
+        .cancel(call: .max),
+        .queryResult(query: 3, status: -1, bytes: []),
+        .created(status: 4, message: "nope"),
+        .complete(call: 1, status: 0, bytes: [0, 255]),
+        .progress(call: 2, progress: 0.5, total: -1, message: nil),
+        .progress(call: 2, progress: 1, total: 2, message: Array("half".utf8)),
+        .log(call: 0, level: 3, message: Array("oops".utf8)),
+        .query(call: 9, query: 8, request: Array("{}".utf8)),
+    ])
+    func frames(frame: WorkerFrame) {
+        let encoded = frame.encoded()
+        #expect(WorkerFrame(body: Array(encoded.dropFirst(4))) == frame)
+        #expect(WorkerFrame(body: Array(encoded.dropFirst(4).dropLast())) == nil || encoded.count <= 6)
+    }
+}
