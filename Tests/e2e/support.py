@@ -45,6 +45,9 @@ ALL_VERSIONS = [MODERN, "2025-11-25", "2025-06-18", "2025-03-26"]
 DEMO_TOOLS = ["say", "statistics", "countdown", "divide"]
 ECHO_C_TOOLS = ["echo", "add_integers", "wait"]
 NOTES_TOOLS = ["add_note", "list_notes"]
+VERSIONED_V1 = "libfixture_versioned_v1.so"
+VERSIONED_V2 = "libfixture_versioned_v2.so"
+VERSIONED_LIBRARY = "libversioned.so"
 MISBEHAVING_TOOLS = ["hang", "twice", "bad_json", "wrong_shape", "bad_structured", "internal", "whoami", "query", "late"]
 
 
@@ -79,10 +82,65 @@ def plugin_manifest(name: str) -> Path:
     raise FileNotFoundError(f"no manifest for plugin {name!r}")
 
 
+def versioned_manifest(
+    answer: str = "answer",
+    slow: str = "slow",
+    crash: bool = False,
+    answer_handler: str = "versioned.answer",
+    config: dict[str, object] | None = None,
+    isolation: str | None = None,
+) -> str:
+    """The manifest of the `versioned` fixture plugin (two builds: libfixture_versioned_v1/_v2.so,
+    installed as libversioned.so). `answer` is on line 8 and `slow` on line 11: the tests that
+    check reported line numbers rely on that layout."""
+    lines = [
+        "# The versioned fixture plugin (Tests/Fixtures/versioned_core), written by Tests/e2e.",
+        "plugin: versioned",
+        "version: 1.0.0",
+        f"library: {VERSIONED_LIBRARY}",
+        "abi: 1",
+        f"config: {json.dumps(config or {})}",
+        "tools:",
+        f"  - name: {answer}",
+        f"    handler: {answer_handler}",
+        "    description: Says which build of the plugin answers (v1 or v2).",
+        f"  - name: {slow}",
+        "    handler: versioned.slow",
+        "    description: Counts slowly, reporting progress that names the build.",
+        "    input_schema: { type: object, properties: { steps: { type: integer }, delay_ms: { type: integer } }, required: [steps, delay_ms] }",
+        "    limits: { timeout_ms: 60000 }",
+    ]
+    if crash:
+        lines += [
+            "  - name: crash",
+            "    handler: versioned.crash",
+            "    description: Crashes the plugin on purpose (mode segfault or fatal); any other mode survives.",
+            "    input_schema: { type: object, properties: { mode: { type: string } }, required: [mode] }",
+        ]
+    if isolation is not None:
+        lines.append(f"isolation: {isolation}")
+    return "\n".join(lines) + "\n"
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def built_library(file_name: str) -> Path:
+    """A plugin library of the build (e.g. libfixture_versioned_v1.so), from the library path."""
+    for folder in library_path():
+        if (folder / file_name).is_file():
+            return folder / file_name
+    raise FileNotFoundError(f"{file_name} not found in {[str(p) for p in library_path()]} (build it first)")
+
+
+def replace_atomically(path: Path, text: str) -> None:
+    """Writes a file beside the target under a dot-prefixed name, then renames it into place."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 def _yaml(value: object) -> str:
@@ -98,14 +156,27 @@ class PlugboardServer:
         name: str,
         workdir: Path,
         artifacts: Path,
-        plugins: dict[str, Path],
+        plugins: dict[str, Path | str],
         page_size: int | None = None,
+        files: dict[str, Path] | None = None,
+        watch: bool = False,
+        debounce_ms: int | None = None,
+        isolation: dict[str, str] | None = None,
+        tool_overlays: dict[str, dict[str, object]] | None = None,
     ) -> None:
+        """`plugins` maps a folder of the plugins folder to its manifest: a file to copy (Path) or
+        the manifest's text (str). `files` maps paths inside the plugins folder to files copied
+        there (plugin libraries). The other options become `plugins.*` and `tools:` settings."""
         self.name = name
         self.workdir = workdir
         self.artifacts = artifacts
         self.plugins = plugins
         self.page_size = page_size
+        self.files = files or {}
+        self.watch = watch
+        self.debounce_ms = debounce_ms
+        self.isolation = isolation or {}
+        self.tool_overlays = tool_overlays or {}
         self.binary = plugboard_binary()
         self.plugins_dir = workdir / "plugins"
         self.state_dir = workdir / "state"
@@ -123,9 +194,16 @@ class PlugboardServer:
         for folder, manifest in self.plugins.items():
             target = self.plugins_dir / folder
             target.mkdir(parents=True)
-            shutil.copyfile(manifest, target / "manifest.yaml")
+            if isinstance(manifest, str):
+                (target / "manifest.yaml").write_text(manifest)
+            else:
+                shutil.copyfile(manifest, target / "manifest.yaml")
+        for relative, source in self.files.items():
+            target = self.plugins_dir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
 
-    def write_config(self, port: int) -> None:
+    def config_text(self, port: int) -> str:
         lines = [
             "# Written by Tests/e2e for one test run.",
             "server:",
@@ -142,11 +220,34 @@ class PlugboardServer:
             f"  folder: {_yaml(str(self.plugins_dir))}",
             f"  library_path: {_yaml([str(p) for p in library_path()])}",
             f"  state_dir: {_yaml(str(self.state_dir))}",
+        ]
+        if self.watch:
+            lines.append("  watch: true")
+        if self.debounce_ms is not None:
+            lines.append(f"  debounce_ms: {self.debounce_ms}")
+        if self.isolation:
+            lines.append("  isolation:")
+            lines += [f"    {_yaml(plugin)}: {_yaml(mode)}" for plugin, mode in self.isolation.items()]
+        if self.tool_overlays:
+            lines.append("tools:")
+            for tool, overlay in self.tool_overlays.items():
+                lines.append(f"  {_yaml(tool)}: {_yaml(overlay)}")
+        lines += [
             "logging:",
             "  level: debug",
             "",
         ]
-        self.config_path.write_text("\n".join(lines))
+        return "\n".join(lines)
+
+    def write_config(self, port: int) -> None:
+        self.config_path.write_text(self.config_text(port))
+        shutil.copyfile(self.config_path, self.artifacts / f"{self.name}.config.yaml")
+
+    def rewrite_config(self, listen_port: int | None = None) -> None:
+        """Rewrites config.yaml of a running server from the current options, the way an editor
+        saving atomically does (a dot-prefixed temporary file renamed into place). The listen
+        port stays the served one unless `listen_port` is given."""
+        replace_atomically(self.config_path, self.config_text(listen_port or self.port))
         shutil.copyfile(self.config_path, self.artifacts / f"{self.name}.config.yaml")
 
     def prepare(self) -> None:
@@ -229,6 +330,61 @@ class PlugboardServer:
             self._log_file.close()
             self._log_file = None
 
+    # -- administration -------------------------------------------------------------------------
+
+    def admin(self, *arguments: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Runs `plugboard <arguments> --config <this server's config>` (admin socket commands)."""
+        return subprocess.run(
+            [str(self.binary), *arguments, "--config", str(self.config_path)],
+            capture_output=True, text=True, timeout=timeout, cwd=self.workdir, stdin=subprocess.DEVNULL,
+        )
+
+    def reload(self, json_output: bool = False) -> subprocess.CompletedProcess[str]:
+        """`plugboard reload`: returns once the new generation serves (exit 0) or was refused (1)."""
+        return self.admin("reload", *(["--json"] if json_output else []))
+
+    def status(self) -> dict:
+        """`plugboard status`, parsed."""
+        done = self.admin("status")
+        assert done.returncode == 0, f"plugboard status failed ({done.returncode}): {done.stdout}{done.stderr}"
+        return json.loads(done.stdout)
+
+    def plugin_status(self, plugin: str) -> dict:
+        found = [entry for entry in self.status()["plugins"] if entry["name"] == plugin]
+        assert len(found) == 1, f"plugin {plugin!r} is not served exactly once: {found}"
+        return found[0]
+
+    # -- the plugins folder ---------------------------------------------------------------------
+
+    def install_library(self, folder: str, source: Path, name: str) -> None:
+        """Drops a library in by the documented convention: copy to a dot-prefixed name in the
+        plugin's folder (ignored by the watcher), then rename it into place."""
+        target = self.plugins_dir / folder / name
+        temporary = target.with_name(f".{name}.tmp")
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+
+    def write_manifest(self, folder: str, text: str) -> None:
+        replace_atomically(self.plugins_dir / folder / "manifest.yaml", text)
+
+    def worker_pids(self) -> list[int]:
+        """`plugboard plugin-worker` processes of this server: children of its process whose
+        arguments name a library in its state dir."""
+        if self.process is None:
+            return []
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                arguments = (entry / "cmdline").read_bytes().split(b"\0")
+                parent = int(re.search(r"^PPid:\s+(\d+)", (entry / "status").read_text(), re.M).group(1))
+            except (OSError, AttributeError):
+                continue
+            if parent == self.process.pid and b"plugin-worker" in arguments and any(str(self.state_dir).encode() in a for a in arguments):
+                found.append(int(entry.name))
+        return sorted(found)
+
     # -- the log --------------------------------------------------------------------------------
 
     def log_text(self) -> str:
@@ -240,6 +396,11 @@ class PlugboardServer:
     def log_mark(self) -> int:
         """The log's current length: pass it to `wait_for_log` to see only what comes after."""
         return len(self.log_text())
+
+    def log_lines(self, pattern: str, since: int = 0) -> list[str]:
+        """Every log line after `since` that matches the regular expression."""
+        regex = re.compile(pattern)
+        return [line for line in self.log_text()[since:].splitlines() if regex.search(line)]
 
     def find_log(self, pattern: str, since: int = 0) -> str | None:
         """The first log line after `since` that matches the regular expression, if any."""
@@ -273,10 +434,11 @@ class PlugboardServer:
 
 
 @asynccontextmanager
-async def connect(url: str, mode: str) -> AsyncIterator[Client]:
-    """The official SDK client over Streamable HTTP, in `legacy` (initialize) or a modern mode."""
+async def connect(url: str, mode: str, **options) -> AsyncIterator[Client]:
+    """The official SDK client over Streamable HTTP, in `legacy` (initialize) or a modern mode.
+    `options` go to `Client` (e.g. `message_handler`)."""
     async with httpx2.AsyncClient(timeout=httpx2.Timeout(30.0)) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode=mode, read_timeout_seconds=30.0) as client:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode, read_timeout_seconds=30.0, **options) as client:
             yield client
 
 

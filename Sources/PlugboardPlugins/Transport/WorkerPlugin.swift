@@ -25,7 +25,10 @@ public final class WorkerPlugin: PluginTransport {
         var worker: Worker?
         var ready = false
         var retired = false
-        var waiting: [CheckedContinuation<Bool, Never>] = []
+        var waiting: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+        /// Waiters whose time ran out before they started waiting.
+        var expired = Set<UInt64>()
         var inFlight = Set<UInt64>()
         var restarts = 0
         var consecutiveFailures = 0
@@ -104,8 +107,8 @@ public final class WorkerPlugin: PluginTransport {
         let worker = state.withLock { state -> Worker? in
             state.retired = true
             state.ready = false
-            for waiter in state.waiting { waiter.resume(returning: false) }
-            state.waiting = []
+            for waiter in state.waiting.values { waiter.resume(returning: false) }
+            state.waiting = [:]
             return state.worker
         }
         guard let worker else { return }
@@ -118,19 +121,32 @@ public final class WorkerPlugin: PluginTransport {
 
     // MARK: Worker lifecycle
 
-    /// Waits for a ready worker, at most `limit`.
+    /// Waits for a ready worker, at most `limit` (and never more than 10 s).
     private func readyWorker(within limit: Duration) async -> Worker? {
         if let worker = state.withLock({ $0.ready ? $0.worker : nil }) { return worker }
+        let waiter = state.withLock { state -> UInt64 in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
         let timeout = Task { [weak self] in
             try? await Task.sleep(for: min(limit, .seconds(10)))
-            self?.wakeWaiters(ready: false)
+            self?.state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                guard let continuation = state.waiting.removeValue(forKey: waiter) else {
+                    state.expired.insert(waiter)
+                    return nil
+                }
+                return continuation
+            }?.resume(returning: false)
         }
-        defer { timeout.cancel() }
+        defer {
+            timeout.cancel()
+            state.withLock { _ = $0.expired.remove(waiter) }
+        }
         let ready = await withCheckedContinuation { continuation in
             let immediate = state.withLock { state -> Bool? in
                 if state.ready { return true }
-                if state.retired { return false }
-                state.waiting.append(continuation)
+                if state.retired || state.expired.remove(waiter) != nil { return false }
+                state.waiting[waiter] = continuation
                 return nil
             }
             if let immediate { continuation.resume(returning: immediate) }
@@ -140,8 +156,8 @@ public final class WorkerPlugin: PluginTransport {
 
     private func wakeWaiters(ready: Bool) {
         let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
-            defer { state.waiting = [] }
-            return state.waiting
+            defer { state.waiting = [:] }
+            return Array(state.waiting.values)
         }
         for waiter in waiters { waiter.resume(returning: ready) }
     }
