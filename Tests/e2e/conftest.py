@@ -7,13 +7,22 @@ to <repo>/test-artifacts/e2e/<run>/<server>.log, which stays behind for diagnosi
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
-from support import ARTIFACTS_ROOT, PlugboardServer, plugin_manifest
+from support import (
+    ARTIFACTS_ROOT,
+    VERSIONED_LIBRARY,
+    VERSIONED_V1,
+    PlugboardServer,
+    built_library,
+    plugin_manifest,
+    versioned_manifest,
+)
 
 MAIN_PLUGINS = {
     "demo": plugin_manifest("demo"),
@@ -77,3 +86,40 @@ def stdio_server(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) 
     server = PlugboardServer("stdio", tmp_path_factory.mktemp("stdio"), artifacts_dir, MAIN_PLUGINS)
     server.prepare()
     return server
+
+
+ServerFactory = Callable[..., PlugboardServer]
+
+
+@pytest.fixture
+def make_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iterator[ServerFactory]:
+    """Starts servers of the test's own, each with a fresh plugins folder, config and state dir
+    (for tests that change them); stops them after the test. Arguments as `PlugboardServer`."""
+    started: list[PlugboardServer] = []
+    test = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name.removeprefix("test_")).strip("-")
+
+    def make(name: str, plugins: dict[str, Path | str], **options) -> PlugboardServer:
+        server = PlugboardServer(f"{test}-{name}", tmp_path_factory.mktemp(name), artifacts_dir, plugins, **options)
+        started.append(server)
+        server.start()
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def versioned_server(make_server: ServerFactory) -> ServerFactory:
+    """Starts a server with the `versioned` fixture plugin (its library copied next to the
+    manifest as libversioned.so) and the demo example. `manifest` options go to
+    `versioned_manifest`; the rest to `PlugboardServer`."""
+
+    def make(name: str = "versioned", library: str = VERSIONED_V1, manifest: dict[str, object] | None = None, **options) -> PlugboardServer:
+        plugins = {"versioned": versioned_manifest(**(manifest or {})), "demo": plugin_manifest("demo")}
+        files = {f"versioned/{VERSIONED_LIBRARY}": built_library(library)}
+        return make_server(name, plugins, files=files, **options)
+
+    return make
