@@ -152,9 +152,10 @@ struct Status: AsyncParsableCommand {
 /// Talks to the running server's admin socket.
 enum AdminCommand {
     static func call(options: ConfigOption, method: String, path: String) throws -> JSONValue {
-        let configuration = try options.load()
+        // A config.yaml with errors must not stop us reaching the server: it reports them.
+        let socket = ConfigurationLoader.adminSocket(forConfig: options.config)
         do {
-            let response = try UnixSocketHTTP.request(socket: configuration.reload.adminSocket, method: method, path: path)
+            let response = try UnixSocketHTTP.request(socket: socket, method: method, path: path)
             return try JSONValue(parsing: response.body)
         } catch let error as UnixSocketHTTP.Failure {
             throw ValidationError(error.description)

@@ -114,11 +114,18 @@ def make_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 @pytest.fixture
 def versioned_server(make_server: ServerFactory) -> ServerFactory:
     """Starts a server with the `versioned` fixture plugin (its library copied next to the
-    manifest as libversioned.so) and the demo example. `manifest` options go to
+    manifest as libversioned.so), the demo example and `extra_plugins`. `manifest` options go to
     `versioned_manifest`; the rest to `PlugboardServer`."""
 
-    def make(name: str = "versioned", library: str = VERSIONED_V1, manifest: dict[str, object] | None = None, **options) -> PlugboardServer:
+    def make(
+        name: str = "versioned",
+        library: str = VERSIONED_V1,
+        manifest: dict[str, object] | None = None,
+        extra_plugins: tuple[str, ...] = (),
+        **options,
+    ) -> PlugboardServer:
         plugins = {"versioned": versioned_manifest(**(manifest or {})), "demo": plugin_manifest("demo")}
+        plugins.update({plugin: plugin_manifest(plugin) for plugin in extra_plugins})
         files = {f"versioned/{VERSIONED_LIBRARY}": built_library(library)}
         return make_server(name, plugins, files=files, **options)
 

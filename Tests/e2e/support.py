@@ -349,6 +349,14 @@ class PlugboardServer:
         assert done.returncode == 0, f"plugboard status failed ({done.returncode}): {done.stdout}{done.stderr}"
         return json.loads(done.stdout)
 
+    def status_from_socket(self) -> dict:
+        """GET /status on the admin socket directly, without the CLI (which first reads
+        config.yaml to find the socket, and so cannot while config.yaml is broken)."""
+        with httpx2.Client(transport=httpx2.HTTPTransport(uds=str(self.state_dir / "admin.sock")), timeout=10.0) as admin:
+            response = admin.get("http://localhost/status")
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def plugin_status(self, plugin: str) -> dict:
         found = [entry for entry in self.status()["plugins"] if entry["name"] == plugin]
         assert len(found) == 1, f"plugin {plugin!r} is not served exactly once: {found}"

@@ -38,13 +38,23 @@ public final class WorkerPlugin: PluginTransport {
     private final class Worker: Sendable {
         let process: Process
         let sender: FrameSender
-        let input: Int32
+        private let input: Int32
+        private let inputClosed = Atomic<Bool>(false)
         let startedAt = ContinuousClock.now
 
         init(process: Process, input: Int32) {
             self.process = process
             self.input = input
             self.sender = FrameSender(descriptor: input)
+        }
+
+        /// Ends the worker's input (it then destroys the instance and exits). Retirement and the
+        /// exit handler both get here; the descriptor is closed once, or a second close could
+        /// hit a descriptor the process has reused meanwhile.
+        func closeInput() {
+            if inputClosed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+                close(input)
+            }
         }
     }
 
@@ -112,7 +122,7 @@ public final class WorkerPlugin: PluginTransport {
             return state.worker
         }
         guard let worker else { return }
-        close(worker.input)  // end of input: the worker destroys the instance and exits
+        worker.closeInput()
         for _ in 0..<100 where worker.process.isRunning {
             try? await Task.sleep(for: .milliseconds(20))
         }
@@ -192,7 +202,7 @@ public final class WorkerPlugin: PluginTransport {
         }
         guard case .created(let status, _)? = created, status == PB_OK else {
             close(output)
-            close(input)
+            worker.closeInput()
             process.waitUntilExit()
             if case .created(let status, let message)? = created {
                 return "plugin init failed in the worker (create returned \(status)): \(message)"
@@ -258,7 +268,7 @@ public final class WorkerPlugin: PluginTransport {
             state.consecutiveFailures = ContinuousClock.now - worker.startedAt > .seconds(30) ? 1 : state.consecutiveFailures + 1
             return (lost, state.retired, state.consecutiveFailures)
         }
-        close(worker.input)
+        worker.closeInput()
         guard !retired else { return }
         let reason = Self.describe(worker.process)
         logger.error("plugin worker died (\(reason)); \(lost.count) call(s) failed; restarting", metadata: ["plugin": "\(plugin)"])

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PlugboardPlugins
+import Yams
 
 /// Reads `config.yaml`. Unknown keys are refused (with a suggestion), so a typo never silently
 /// turns a setting off.
@@ -13,6 +14,19 @@ public enum ConfigurationLoader {
             throw ConfigurationError(file: path, line: nil, reason: "cannot read the configuration: \(error.localizedDescription)")
         }
         return try parse(yaml: text, file: path)
+    }
+
+    /// The admin socket of a server started with the config file at `path`, found even when the
+    /// file now has errors (so `plugboard reload` can still ask the server, which reports them).
+    public static func adminSocket(forConfig path: String) -> String {
+        if let configuration = try? load(path: path) { return configuration.reload.adminSocket }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        func resolve(_ value: String) -> String {
+            value.hasPrefix("/") ? value : URL(fileURLWithPath: value, relativeTo: URL(fileURLWithPath: base + "/")).standardizedFileURL.path
+        }
+        let plugins = (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { try? Yams.compose(yaml: $0) }?.mapping?["plugins"]?.mapping
+        if let socket = plugins?["admin_socket"]?.string { return resolve(socket) }
+        return resolve("\(plugins?["state_dir"]?.string ?? ".plugboard")/admin.sock")
     }
 
     public static func parse(yaml text: String, file: String) throws(ConfigurationError) -> ServerConfiguration {
