@@ -39,11 +39,17 @@ YAML
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.1; done
 }
 
-# install NAME N: drop a distinct build (the v1/v2 library plus N trailing bytes: a new digest,
-# so a new image) in with write-then-rename.
+# Distinct builds, made up front so the measurements do not pay for them: the v1/v2 library plus
+# N trailing bytes (ignored by the loader) is a new digest, so a new image to map.
+mkdir -p "$WORK/builds"
+for i in $(seq 1 299); do
+  { cat "$BIN/libfixture_versioned_v$(( i % 2 + 1 )).so"; printf '%08d' "$i"; } > "$WORK/builds/$i.so"
+done
+
+# install NAME N: drop build N in the way users should: next to the target, then rename.
 install() {
-  local dir="$WORK/$1/plugins/versioned" build=$(( $2 % 2 == 0 ? 1 : 2 ))
-  { cat "$BIN/libfixture_versioned_v$build.so"; printf '%08d' "$2"; } > "$dir/.libversioned.so.tmp"
+  local dir="$WORK/$1/plugins/versioned"
+  cp "$WORK/builds/$2.so" "$dir/.libversioned.so.tmp"
   mv "$dir/.libversioned.so.tmp" "$dir/libversioned.so"
 }
 
@@ -64,7 +70,8 @@ echo "inproc    nothing changed (all carried over): median $(median < "$WORK/unc
 
 echo "== requests/s on 'say' (demo, carried over) during a reload storm, 16 connections, 10 s each"
 steady=$(TOOL=say wrk -t2 -c16 -d10s -s bench/tools_call.lua http://127.0.0.1:8190/mcp | awk '/Requests\/sec/ {print $2}')
-( for i in $(seq 100 139); do install inproc $i; reload_ms inproc > /dev/null; sleep 0.2; done ) &
+# A new build every 250 ms, reloaded by SIGHUP (no CLI process competing for the two cores).
+( for i in $(seq 100 139); do install inproc $i; kill -HUP "$INPROC_PID"; sleep 0.25; done ) &
 STORM=$!
 storm_report=$(TOOL=say wrk -t2 -c16 -d10s -s bench/tools_call.lua http://127.0.0.1:8190/mcp)
 wait $STORM
@@ -76,7 +83,7 @@ echo "== RSS after 100 more reloads of distinct builds"
 for kind in inproc isolated; do
   pid=$([ $kind = inproc ] && echo "$INPROC_PID" || echo "$ISOLATED_PID")
   before=$(rss_kb "$pid")
-  for i in $(seq 200 299); do install $kind $i; reload_ms $kind > /dev/null; done
+  for i in $(seq 200 299); do install $kind "$i"; reload_ms $kind > /dev/null; done
   sleep 1
   after=$(rss_kb "$pid")
   echo "$kind: host RSS ${before} kB -> ${after} kB: $(( (after - before) / 100 )) kB per reload"

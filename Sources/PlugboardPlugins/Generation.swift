@@ -73,7 +73,7 @@ public final class Generation: Sendable {
 /// A plugin that loaded: its manifest, its library and the way to call it.
 struct LoadedPlugin: Sendable {
     let manifest: Manifest
-    let library: PluginLibrary
+    let library: LibraryInfo
     let transport: any PluginTransport
     let toolNames: [String]
 

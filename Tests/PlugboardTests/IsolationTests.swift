@@ -52,6 +52,24 @@ struct IsolationTests {
         #expect(try await call(host, "say", ["text": "in-process"])["content"]?.arrayValue?.first?["text"] == "in-process")
         #expect(try await call(host, "answer")["content"]?.arrayValue?.first?["text"] == "v1")
         #expect(host.status.plugins.first { $0.name == "versioned" }?.workerRestarts == 1)
+        // Only the worker maps an isolated library, so stopping the worker really unloads it.
+        // procfs reports a size of 0, so read to the end rather than by size.
+        let maps = String(decoding: FileHandle(forReadingAtPath: "/proc/self/maps")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        #expect(!maps.contains("\(plugins.root)/state/libraries/versioned-"))
+        #expect(maps.contains("\(plugins.root)/state/libraries/demo-"))
+        await host.shutdown()
+    }
+
+    @Test("the worker's description of the library is checked against the manifest")
+    func missingHandlerInWorker() async {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        let host = host(plugins)
+        plugins.add(
+            "versioned",
+            manifest: "plugin: versioned\nlibrary: libfixture_versioned_v1.so\nisolation: process\ntools:\n  - { name: x, handler: versioned.nope, description: d }\n")
+        let report = await host.start()
+        #expect(report.refusals.first?.reason.hasPrefix("handler 'versioned.nope' (used by tool 'x' at line 5) is not implemented by libfixture_versioned_v1.so, which implements: versioned.answer") == true, "\(report.refusals)")
         await host.shutdown()
     }
 

@@ -37,16 +37,18 @@ struct GenerationBuilder {
         if !(strict && !report.refusals.isEmpty) {
             for candidate in named {
                 do {
-                    let (library, manifest) = try prepare(candidate.manifest)
+                    let (copy, manifest) = try prepare(candidate.manifest)
                     let identity = PluginIdentity(
-                        plugin: manifest.plugin, digest: library.digest, config: manifest.config.jsonString, isolation: manifest.isolation)
+                        plugin: manifest.plugin, digest: copy.digest, config: manifest.config.jsonString, isolation: manifest.isolation)
                     let names = candidate.tools.map(\.name)
                     if let previous = reusable[identity] {
-                        let plugin = LoadedPlugin(manifest: manifest, library: library, transport: previous.transport, toolNames: names)
+                        try Self.check(previous.library, against: manifest)
+                        let plugin = LoadedPlugin(manifest: manifest, library: previous.library, transport: previous.transport, toolNames: names)
                         loaded.append((plugin, candidate.tools))
                         carriedOver.append(manifest.plugin)
                     } else {
-                        let plugin = LoadedPlugin(manifest: manifest, library: library, transport: try await start(library, manifest), toolNames: names)
+                        let (library, transport) = try await start(copy, manifest)
+                        let plugin = LoadedPlugin(manifest: manifest, library: library, transport: transport, toolNames: names)
                         loaded.append((plugin, candidate.tools))
                         created.append(plugin)
                     }
@@ -199,8 +201,8 @@ struct GenerationBuilder {
 
     // MARK: Libraries
 
-    /// Finds, copies, maps and checks the manifest's library; applies the configured isolation.
-    private func prepare(_ original: Manifest) throws(LoadFailure) -> (PluginLibrary, Manifest) {
+    /// Finds the manifest's library and makes its private copy; applies the configured isolation.
+    private func prepare(_ original: Manifest) throws(LoadFailure) -> ((path: String, digest: String), Manifest) {
         var manifest = original
         if let isolation = configuration.isolation[manifest.plugin] { manifest.isolation = isolation }
         guard manifest.abi == 1 else {
@@ -210,13 +212,15 @@ struct GenerationBuilder {
             let searched = ([URL(fileURLWithPath: manifest.file).deletingLastPathComponent().path] + configuration.librarySearchPath).joined(separator: ", ")
             throw LoadFailure("library '\(manifest.library)' not found (looked in: \(searched)); build the plugin or fix 'library:'")
         }
-        let copy: (path: String, digest: String)
         do {
-            copy = try LibraryStore(directory: "\(configuration.stateDirectory)/libraries").privateCopy(of: source, plugin: manifest.plugin)
+            return (try LibraryStore(directory: "\(configuration.stateDirectory)/libraries").privateCopy(of: source, plugin: manifest.plugin), manifest)
         } catch {
             throw LoadFailure("cannot copy \(source) into \(configuration.stateDirectory)/libraries: \(error.localizedDescription)")
         }
-        let library = try PluginLibrary.open(path: copy.path, digest: copy.digest, displayName: manifest.library)
+    }
+
+    /// Checks that the library is the plugin the manifest describes and implements every handler it uses.
+    static func check(_ library: LibraryInfo, against manifest: Manifest) throws(LoadFailure) {
         if library.name != manifest.plugin {
             throw LoadFailure("the manifest says plugin '\(manifest.plugin)' but \(manifest.library) is plugin '\(library.name)'")
         }
@@ -226,19 +230,22 @@ struct GenerationBuilder {
                 "handler '\(reference.handler)' (used by \(reference.usedBy) at line \(reference.line)) is not implemented by \(manifest.library), "
                     + "which implements: \(library.handlers.isEmpty ? "nothing" : library.handlers.joined(separator: ", "))")
         }
-        return (library, manifest)
     }
 
-    /// Creates an instance of the plugin, in this process or in a worker.
-    private func start(_ library: PluginLibrary, _ manifest: Manifest) async throws(LoadFailure) -> any PluginTransport {
+    /// Loads the library and creates an instance of the plugin: in this process, or in a worker
+    /// (which maps the library there and reports what it is, so the host never maps it).
+    private func start(_ copy: (path: String, digest: String), _ manifest: Manifest) async throws(LoadFailure) -> (LibraryInfo, any PluginTransport) {
         switch manifest.isolation {
         case .inProcess:
-            return try InProcessPlugin.create(
+            let library = try PluginLibrary.open(path: copy.path, digest: copy.digest, displayName: manifest.library)
+            try Self.check(library.info, against: manifest)
+            let transport = try InProcessPlugin.create(
                 library: library, plugin: manifest.plugin, config: manifest.config.jsonBytes, registry: registry, data: data, logger: logger)
+            return (library.info, transport)
         case .process:
             return try await WorkerPlugin.start(
-                library: library, plugin: manifest.plugin, config: manifest.config.jsonBytes, executable: configuration.workerExecutable,
-                registry: registry, data: data, logger: logger)
+                library: copy, manifest: manifest, executable: configuration.workerExecutable, registry: registry, data: data, logger: logger,
+                check: { library throws(LoadFailure) in try Self.check(library, against: manifest) })
         }
     }
 

@@ -88,6 +88,24 @@ public final class PluginLibrary: @unchecked Sendable {
     }
 }
 
+/// What a plugin library is, as its descriptor says; known without mapping it in this process
+/// when the plugin is isolated (its worker reports it).
+public struct LibraryInfo: Sendable, Equatable {
+    /// The private copy.
+    public var path: String
+    /// SHA-256 of the library's contents.
+    public var digest: String
+    public var name: String
+    public var version: String
+    public var handlers: [String]
+}
+
+extension PluginLibrary {
+    var info: LibraryInfo {
+        LibraryInfo(path: path, digest: digest, name: name, version: version, handlers: handlers)
+    }
+}
+
 /// A reason a library could not be used; the loader turns it into a `PluginRefusal`.
 struct LoadFailure: Error, CustomStringConvertible {
     let description: String

@@ -68,17 +68,31 @@ public final class WorkerPlugin: PluginTransport {
         self.logger = logger
     }
 
-    /// Starts the worker and creates the plugin in it; fails like an in-process create would.
+    /// Starts the worker, which maps the library and reports what it is; `check` vets that against
+    /// the manifest before the plugin is created. Fails like an in-process load would.
     static func start(
-        library: PluginLibrary, plugin: String, config: [UInt8], executable: String, registry: CallRegistry, data: any DataService,
-        logger: Logger
-    ) async throws(LoadFailure) -> WorkerPlugin {
+        library: (path: String, digest: String), manifest: Manifest, executable: String, registry: CallRegistry, data: any DataService,
+        logger: Logger, check: (LibraryInfo) throws(LoadFailure) -> Void
+    ) async throws(LoadFailure) -> (LibraryInfo, WorkerPlugin) {
         let transport = WorkerPlugin(
-            plugin: plugin, libraryPath: library.path, config: config, executable: executable, registry: registry, data: data, logger: logger)
-        if let failure = await transport.launch() {
-            throw LoadFailure(failure)
+            plugin: manifest.plugin, libraryPath: library.path, config: manifest.config.jsonBytes, executable: executable, registry: registry,
+            data: data, logger: logger)
+        var info: LibraryInfo?
+        var refusal: LoadFailure?
+        let failure = await transport.launch { name, version, handlers in
+            let described = LibraryInfo(path: library.path, digest: library.digest, name: name, version: version, handlers: handlers)
+            do throws(LoadFailure) {
+                try check(described)
+                info = described
+                return true
+            } catch {
+                refusal = error
+                return false
+            }
         }
-        return transport
+        if let refusal { throw refusal }
+        guard failure == nil, let info else { throw LoadFailure(failure ?? "the plugin worker did not describe its library") }
+        return (info, transport)
     }
 
     /// Number of times the worker was started again after dying.
@@ -173,7 +187,8 @@ public final class WorkerPlugin: PluginTransport {
     }
 
     /// Starts a worker process and creates the plugin in it. Returns a reason on failure.
-    private func launch() async -> String? {
+    /// - Parameter accept: vets the library the worker describes; false stops the worker.
+    private func launch(accept: (_ name: String, _ version: String, _ handlers: [String]) -> Bool = { _, _, _ in true }) async -> String? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["plugin-worker", "--library", libraryPath, "--plugin", plugin]
@@ -195,18 +210,28 @@ public final class WorkerPlugin: PluginTransport {
         try? fromWorker.fileHandleForReading.close()
         let worker = Worker(process: process, input: input)
         let reader = FrameChannel(descriptor: output)
-        worker.sender.send(.create(config: config))
-        let created = await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: reader.read()) }
-            thread.start()
-        }
-        guard case .created(let status, _)? = created, status == PB_OK else {
+        func abandon(_ reason: String) -> String {
             close(output)
             worker.closeInput()
             process.waitUntilExit()
-            if case .created(let status, let message)? = created {
-                return "plugin init failed in the worker (create returned \(status)): \(message)"
-            }
+            return reason
+        }
+        switch await Self.nextFrame(from: reader) {
+        case .described(let name, let version, let handlers)?:
+            guard accept(name, version, handlers) else { return abandon("refused by the manifest check") }
+        case .created(_, let message)?:
+            return abandon(message)
+        default:
+            return abandon("the plugin worker exited while starting (\(Self.describe(process)))")
+        }
+        worker.sender.send(.create(config: config))
+        switch await Self.nextFrame(from: reader) {
+        case .created(PB_OK, _)?:
+            break
+        case .created(let status, let message)?:
+            return abandon("plugin init failed in the worker (create returned \(status)): \(message)")
+        default:
+            _ = abandon("")
             return "the plugin worker exited while starting (\(Self.describe(process)))"
         }
         state.withLock { state in
@@ -225,6 +250,13 @@ public final class WorkerPlugin: PluginTransport {
         thread.name = "plugboard-worker-\(plugin)"
         thread.start()
         return nil
+    }
+
+    /// Reads one frame on a thread of its own (reading blocks).
+    private static func nextFrame(from reader: FrameChannel) async -> WorkerFrame? {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: reader.read()) }.start()
+        }
     }
 
     private func receive(_ frame: WorkerFrame, from worker: Worker) {

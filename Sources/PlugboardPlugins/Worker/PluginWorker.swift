@@ -21,6 +21,8 @@ public enum PluginWorker {
             sender.send(.created(status: PB_INTERNAL_ERROR, message: error.description))
             return 1
         }
+        sender.send(.described(name: library.name, version: library.version, handlers: library.handlers))
+        // The host checks the library against the manifest; it closes our input if it refuses.
         guard case .create(let config)? = input.read() else { return 1 }
         let host = Unmanaged.passRetained(WorkerHost(sender: sender))
         let table = UnsafeMutablePointer<pb_host_api>.allocate(capacity: 1)

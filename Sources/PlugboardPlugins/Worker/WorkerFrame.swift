@@ -10,6 +10,8 @@ enum WorkerFrame: Equatable {
     case cancel(call: UInt64)
     case queryResult(query: UInt64, status: Int32, bytes: [UInt8])
     // Worker to host.
+    /// The library's descriptor, sent once the worker has mapped and checked it.
+    case described(name: String, version: String, handlers: [String])
     case created(status: Int32, message: String)
     case complete(call: UInt64, status: Int32, bytes: [UInt8])
     case progress(call: UInt64, progress: Double, total: Double, message: [UInt8]?)
@@ -28,6 +30,10 @@ enum WorkerFrame: Equatable {
             body.byte(3); body.u64(call)
         case .queryResult(let query, let status, let bytes):
             body.byte(4); body.u64(query); body.i32(status); body.bytes(bytes)
+        case .described(let name, let version, let handlers):
+            body.byte(15); body.bytes(Array(name.utf8)); body.bytes(Array(version.utf8))
+            body.u32(UInt32(handlers.count))
+            for handler in handlers { body.bytes(Array(handler.utf8)) }
         case .created(let status, let message):
             body.byte(10); body.i32(status); body.bytes(Array(message.utf8))
         case .complete(let call, let status, let bytes):
@@ -62,6 +68,14 @@ enum WorkerFrame: Equatable {
         case 4:
             guard let query = reader.u64(), let status = reader.i32(), let bytes = reader.bytes() else { return nil }
             self = .queryResult(query: query, status: status, bytes: bytes)
+        case 15:
+            guard let name = reader.bytes(), let version = reader.bytes(), let count = reader.u32(), count <= 100_000 else { return nil }
+            var handlers: [String] = []
+            for _ in 0..<count {
+                guard let handler = reader.bytes() else { return nil }
+                handlers.append(String(decoding: handler, as: UTF8.self))
+            }
+            self = .described(name: String(decoding: name, as: UTF8.self), version: String(decoding: version, as: UTF8.self), handlers: handlers)
         case 10:
             guard let status = reader.i32(), let message = reader.bytes() else { return nil }
             self = .created(status: status, message: String(decoding: message, as: UTF8.self))
