@@ -7,6 +7,8 @@ let examplePlugins: [(product: String, target: String, path: String, language: S
     ("echo_c", "EchoCPlugin", "Plugins/echo_c/Sources", "c"),
     ("demo", "DemoPlugin", "Plugins/demo/Sources", "swift"),
     ("notes", "NotesPlugin", "Plugins/notes/Sources", "swift"),
+    ("projects", "ProjectsPlugin", "Plugins/projects/Sources", "swift"),
+    ("meetings", "MeetingsPlugin", "Plugins/meetings/Sources", "swift"),
 ]
 
 /// Plugins the tests load for real: deliberately broken ones (C) and two builds of one Swift
@@ -42,6 +44,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
         // The C ABI: the only thing host and plugins share.
@@ -70,11 +73,20 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The stores: host state, audit and the per-owner scoped queries, on SQLite or PostgreSQL.
+        .target(
+            name: "PlugboardData",
+            dependencies: [
+                "PlugboardJSON", "PlugboardPlugins",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The composition root: configuration, the HTTP server, stdio mode.
         .target(
             name: "PlugboardServer",
             dependencies: [
-                "PlugboardJSON", "PlugboardMCP", "PlugboardPlugins",
+                "PlugboardJSON", "PlugboardMCP", "PlugboardPlugins", "PlugboardData",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -85,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "PlugboardCLI",
             dependencies: [
-                "PlugboardServer", "PlugboardPlugins", "PlugboardJSON",
+                "PlugboardServer", "PlugboardPlugins", "PlugboardJSON", "PlugboardData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -98,7 +110,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PlugboardTests",
-            dependencies: ["PlugboardJSON", "PlugboardMCP", "PlugboardPlugins", "PlugboardServer", "CPlugboard"]
+            dependencies: ["PlugboardJSON", "PlugboardMCP", "PlugboardPlugins", "PlugboardData", "PlugboardServer", "CPlugboard"]
         ),
     ]
         + examplePlugins.map { plugin in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PlugboardData
 import PlugboardJSON
 import PlugboardPlugins
 import PlugboardServer
@@ -17,7 +18,7 @@ struct Plugboard: AsyncParsableCommand {
         commandName: "plugboard",
         abstract: "A plugin-host MCP server.",
         version: PlugboardVersion.current,
-        subcommands: [Serve.self, Stdio.self, Check.self, Reload.self, Status.self, PluginWorkerCommand.self],
+        subcommands: [Serve.self, Stdio.self, Check.self, Reload.self, Status.self, Migrate.self, Audit.self, PluginWorkerCommand.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -54,12 +55,7 @@ struct Serve: AsyncParsableCommand {
         Plugboard.ignoreBrokenPipes()
         let configuration = try options.load()
         let logger = bootstrapLogging(level: configuration.logLevel)
-        let app: PlugboardApp
-        do {
-            app = try PlugboardApp(configuration: configuration, logger: logger)
-        } catch {
-            throw ValidationError(error.description)
-        }
+        let app = try PlugboardApp.open(configuration, logger: logger)
         try await app.runHTTP()
     }
 }
@@ -73,13 +69,8 @@ struct Stdio: AsyncParsableCommand {
         Plugboard.ignoreBrokenPipes()
         let configuration = try options.load()
         let logger = bootstrapLogging(level: configuration.logLevel)
-        let app: PlugboardApp
-        do {
-            app = try PlugboardApp(configuration: configuration, logger: logger)
-        } catch {
-            throw ValidationError(error.description)
-        }
-        await app.runStdio()
+        let app = try PlugboardApp.open(configuration, logger: logger)
+        try await app.runStdio()
     }
 }
 
@@ -178,5 +169,77 @@ struct PluginWorkerCommand: ParsableCommand {
     func run() throws {
         let status = PluginWorker.run(library: library, plugin: plugin)
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+extension PlugboardApp {
+    /// Opens the app or explains, in the user's terms, why it cannot start.
+    static func open(_ configuration: ServerConfiguration, logger: Logger) throws -> PlugboardApp {
+        do {
+            return try PlugboardApp(configuration: configuration, logger: logger)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        } catch {
+            throw ValidationError("cannot open the database: \(error)")
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bring the database up to date (host tables, then the seed once); safe to run twice.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let configuration = try options.load()
+        let logger = bootstrapLogging(level: .warning)
+        let app = try PlugboardApp.open(configuration, logger: logger)
+        let applied = try await app.store.migrate()
+        print(applied.isEmpty ? "schema up to date" : applied.map { "applied migration \($0)" }.joined(separator: "\n"))
+        if let seed = configuration.database.seed {
+            print(try await app.store.seed(seed) ? "seeded from \(seed)" : "seed \(seed) already applied")
+        }
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read the audit log of tool calls.", subcommands: [Tail.self], defaultSubcommand: Tail.self)
+
+    struct Tail: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the latest tool calls (and, with --follow, new ones as they come).")
+
+        @OptionGroup var options: ConfigOption
+
+        @Option(name: [.customShort("n"), .long], help: "How many records to print first.")
+        var count = 20
+
+        @Flag(help: "Keep printing new records.")
+        var follow = false
+
+        func run() async throws {
+            let configuration = try options.load()
+            let logger = bootstrapLogging(level: .warning)
+            let store = try PlugboardApp.open(configuration, logger: logger).store
+            _ = try await store.migrate()
+            var last: Int64?
+            while true {
+                let records = try await store.audit(limit: last == nil ? count : 1_000, after: last)
+                for record in records { print(Self.line(record)) }
+                last = records.last?.id ?? last ?? 0
+                guard follow else { return }
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+
+        static func line(_ record: AuditRecord) -> String {
+            let event = record.event
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            let milliseconds = Double(event.duration.components.seconds) * 1_000 + Double(event.duration.components.attoseconds) / 1e15
+            return "\(formatter.string(from: event.at))  \(event.owner)  \(event.client ?? "-")  \(event.plugin)/\(event.tool)  "
+                + "\(event.outcome.rawValue)  rows=\(event.rows) bytes=\(event.bytes) \(String(format: "%.1f", milliseconds))ms  args=\(event.argumentsDigest.prefix(12))"
+        }
     }
 }

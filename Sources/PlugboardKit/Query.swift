@@ -8,6 +8,29 @@ public enum QueryValue: Sendable, Equatable, Codable, ExpressibleByStringLiteral
     case double(Double)
     case string(String)
 
+    /// The value as an integer (integral numbers only).
+    public var integer: Int64? {
+        switch self {
+        case .int(let value): value
+        case .double(let value): Int64(exactly: value)
+        default: nil
+        }
+    }
+
+    /// The value as a number, integer or not.
+    public var number: Double? {
+        switch self {
+        case .int(let value): Double(value)
+        case .double(let value): value
+        default: nil
+        }
+    }
+
+    public var string: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int64) { self = .int(value) }
     public init(floatLiteral value: Double) { self = .double(value) }

@@ -8,6 +8,7 @@ import Synchronization
 public final class PluginHost: MCPCatalogSource {
     private let registry: CallRegistry
     private let data: any DataService
+    private let audit: (any AuditSink)?
     private let logger: Logger
     private let state: Mutex<State>
     private let reloads = AsyncSerializer()
@@ -20,9 +21,10 @@ public final class PluginHost: MCPCatalogSource {
         var retiring = 0
     }
 
-    public init(configuration: PluginHostConfiguration, data: any DataService = NoDatabase(), logger: Logger) {
+    public init(configuration: PluginHostConfiguration, data: any DataService = NoDatabase(), audit: (any AuditSink)? = nil, logger: Logger) {
         self.registry = CallRegistry(logger: logger)
         self.data = data
+        self.audit = audit
         self.logger = logger
         self.state = Mutex(State(configuration: configuration))
         let registry = self.registry
@@ -56,7 +58,7 @@ public final class PluginHost: MCPCatalogSource {
             let started = ContinuousClock.now
             let (previous, settings) = state.withLock { state in (state.current, configuration ?? state.configuration) }
             let number = (previous?.number ?? 0) + 1
-            let build = await GenerationBuilder(configuration: settings, registry: registry, data: data, logger: logger)
+            let build = await GenerationBuilder(configuration: settings, registry: registry, data: data, audit: audit, logger: logger)
                 .build(number: number, previous: previous, strict: true)
             var outcome = ReloadOutcome(
                 reason: reason, applied: false, generation: previous?.number ?? 0, refusals: build.report.refusals,
@@ -127,7 +129,7 @@ public final class PluginHost: MCPCatalogSource {
     }
 
     private func builder() -> GenerationBuilder {
-        GenerationBuilder(configuration: state.withLock { $0.configuration }, registry: registry, data: data, logger: logger)
+        GenerationBuilder(configuration: state.withLock { $0.configuration }, registry: registry, data: data, audit: audit, logger: logger)
     }
 
     private func retireInBackground(_ generation: Generation, successor: Generation) {

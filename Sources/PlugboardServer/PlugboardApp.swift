@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import PlugboardData
 import PlugboardMCP
 import PlugboardPlugins
 import ServiceLifecycle
@@ -10,10 +11,12 @@ public struct PlugboardApp: Sendable {
     public let configuration: ServerConfiguration
     public let plugins: PluginHost
     public let server: MCPServer
+    public let store: any HostStore
+    let audit: AuditLog
     let logger: Logger
 
-    /// Refuses configurations that would be unsafe to serve, then loads the plugins.
-    public init(configuration: ServerConfiguration, logger: Logger) throws(ConfigurationError) {
+    /// Refuses configurations that would be unsafe to serve and opens the database.
+    public init(configuration: ServerConfiguration, logger: Logger) throws {
         if configuration.auth.mode == .none, !configuration.listensOnLoopback {
             throw ConfigurationError(
                 file: configuration.file, line: nil,
@@ -22,7 +25,14 @@ public struct PlugboardApp: Sendable {
         }
         self.configuration = configuration
         self.logger = logger
-        self.plugins = PluginHost(configuration: configuration.plugins, logger: logger)
+        let data: any DataService
+        switch configuration.database.location {
+        case .sqlite(let path):
+            store = try SQLiteStore(path: path)
+            data = try SQLiteScopedData(path: path, logger: logger)
+        }
+        audit = AuditLog(store: store, logger: logger)
+        self.plugins = PluginHost(configuration: configuration.plugins, data: data, audit: audit, logger: logger)
         self.server = MCPServer(
             description: ServerDescription(
                 name: configuration.server.name, version: PlugboardVersion.current, instructions: configuration.server.instructions,
@@ -40,9 +50,23 @@ public struct PlugboardApp: Sendable {
         MCPCaller(owner: configuration.auth.localOwner)
     }
 
+    /// Brings the database up to date (migrations, then the seed, once) and loads the plugins.
+    func start() async throws {
+        for migration in try await store.migrate() { logger.info("database migrated: \(migration)") }
+        if let seed = configuration.database.seed, try await store.seed(seed) { logger.info("database seeded from \(seed)") }
+        audit.start()
+        await plugins.start()
+    }
+
+    /// Stops the plugins after their calls drain, then writes the last audit records.
+    func stop() async {
+        await plugins.shutdown()
+        await audit.stop()
+    }
+
     /// Serves HTTP until a shutdown signal arrives.
     public func runHTTP() async throws {
-        await plugins.start()
+        try await start()
         let transport = StreamableHTTPTransport(
             server: server, policy: requestPolicy, maxBodyBytes: configuration.server.maxBodyBytes, logger: logger)
         let router = Router()
@@ -78,10 +102,10 @@ public struct PlugboardApp: Sendable {
         do {
             try await services.run()
         } catch {
-            await plugins.shutdown()
+            await stop()
             throw error
         }
-        await plugins.shutdown()
+        await stop()
     }
 
     /// Browser origins and host names the MCP endpoint accepts.

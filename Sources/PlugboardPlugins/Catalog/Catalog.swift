@@ -1,4 +1,6 @@
 import CPlugboard
+import Crypto
+import Foundation
 import Logging
 import PlugboardJSON
 import PlugboardMCP
@@ -14,11 +16,12 @@ public final class Catalog: MCPCatalog {
     let resources: [CatalogResource]
     let prompts: [CatalogPrompt]
     private let promptsByName: [String: CatalogPrompt]
+    private let audit: (any AuditSink)?
     private let logger: Logger
 
     init(
         revision: UInt64, tools: [CatalogTool], aliases: [String: CatalogTool] = [:], resources: [CatalogResource], prompts: [CatalogPrompt],
-        logger: Logger
+        audit: (any AuditSink)? = nil, logger: Logger
     ) {
         self.revision = revision
         self.tools = tools
@@ -27,6 +30,7 @@ public final class Catalog: MCPCatalog {
         self.resources = resources
         self.prompts = prompts
         self.promptsByName = Dictionary(prompts.map { ($0.manifest.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.audit = audit
         self.logger = logger
     }
 
@@ -65,71 +69,97 @@ public final class Catalog: MCPCatalog {
     // MARK: Tools
 
     public func callTool(_ name: String, arguments: JSONObject, context: MCPCallContext) async throws(MCPError) -> JSONValue {
+        let started = ContinuousClock.now
+        let input = JSONValue.object(arguments).jsonBytes
+        let meter = CallMeter()
+        func record(_ outcome: AuditEvent.Outcome, plugin: String, bytes: Int) {
+            audit?.record(
+                AuditEvent(
+                    at: Date(), owner: context.caller.owner, client: context.caller.clientID, tool: name, plugin: plugin,
+                    argumentsDigest: SHA256.hash(data: input).hexString, rows: meter.rows, bytes: bytes,
+                    duration: ContinuousClock.now - started, outcome: outcome))
+        }
         guard let tool = toolsByName[name] ?? aliases[name], context.caller.allows(tool.manifest.scopes) else {
+            record(.unknownTool, plugin: "", bytes: 0)
             throw MCPError(.invalidParams, "Unknown tool '\(name)'. Call tools/list for the available tools.")
         }
+        let (result, outcome, size) = await run(tool, input: input, arguments: arguments, meter: meter, context: context)
+        record(outcome, plugin: tool.plugin, bytes: size)
+        guard let result else { throw MCPError(.requestCancelled, "the request was cancelled") }
+        return result
+    }
+
+    /// Runs a tool. The result is nil when the client cancelled the call; `size` is what the plugin
+    /// returned, in bytes.
+    private func run(
+        _ tool: CatalogTool, input: [UInt8], arguments: JSONObject, meter: CallMeter, context: MCPCallContext
+    ) async -> (result: JSONValue?, outcome: AuditEvent.Outcome, size: Int) {
         let violations = tool.manifest.inputSchema.validate(.object(arguments))
         guard violations.isEmpty else {
-            return Self.errorResult(
-                "Invalid arguments for tool '\(name)': "
-                    + violations.map(\.description).joined(separator: "; ")
-                    + ". Expected arguments matching this JSON Schema: \(tool.manifest.inputSchema.document.jsonString)")
+            let message =
+                "Invalid arguments for tool '\(tool.name)': " + violations.map(\.description).joined(separator: "; ")
+                + ". Expected arguments matching this JSON Schema: \(tool.manifest.inputSchema.document.jsonString)"
+            return (Self.errorResult(message), .invalidArguments, 0)
         }
+        let limits = tool.manifest.limits
         let outcome = await tool.transport.invoke(
             PluginCall(
                 handler: tool.manifest.handler,
-                input: JSONValue.object(arguments).jsonBytes,
+                input: input,
                 owner: context.caller.owner,
-                timeout: .milliseconds(tool.manifest.limits.timeoutMilliseconds),
+                timeout: .milliseconds(limits.timeoutMilliseconds),
+                scope: QueryScope(plugin: tool.plugin, writes: tool.manifest.writes, maxRows: limits.maxRows, timeout: .milliseconds(limits.timeoutMilliseconds)),
                 progress: context.progress,
-                cancellation: context.cancellation
+                cancellation: context.cancellation,
+                meter: meter
             ))
         switch outcome {
         case .completed(let status, let bytes):
-            return toolResult(status: status, bytes: bytes, tool: tool)
+            let (result, outcome) = toolResult(status: status, bytes: bytes, tool: tool)
+            return (result, outcome, bytes.count)
         case .timedOut:
-            return Self.errorResult(
-                "The tool '\(name)' did not finish within its \(tool.manifest.limits.timeoutMilliseconds) ms time limit. "
-                    + "Try a narrower request.")
+            let message = "The tool '\(tool.name)' did not finish within its \(limits.timeoutMilliseconds) ms time limit. Try a narrower request."
+            return (Self.errorResult(message), .timeout, 0)
         case .cancelled:
-            throw MCPError(.requestCancelled, "the request was cancelled")
+            return (nil, .cancelled, 0)
         case .unavailable(let reason):
-            return Self.errorResult("The tool '\(name)' is unavailable: \(reason). Try again.")
+            return (Self.errorResult("The tool '\(tool.name)' is unavailable: \(reason). Try again."), .unavailable, 0)
         }
     }
 
-    private func toolResult(status: Int32, bytes: [UInt8], tool: CatalogTool) -> JSONValue {
+    private func toolResult(status: Int32, bytes: [UInt8], tool: CatalogTool) -> (JSONValue, AuditEvent.Outcome) {
         let message = String(decoding: bytes, as: UTF8.self)
         switch status {
         case PB_OK:
             break
         case PB_TOOL_ERROR:
-            return Self.errorResult(message.isEmpty ? "The tool '\(tool.name)' failed." : message)
+            return (Self.errorResult(message.isEmpty ? "The tool '\(tool.name)' failed." : message), .toolError)
         case PB_INVALID_ARGUMENTS:
-            return Self.errorResult("Invalid arguments for tool '\(tool.name)': \(message)")
+            return (Self.errorResult("Invalid arguments for tool '\(tool.name)': \(message)"), .invalidArguments)
         case PB_NOT_FOUND:
-            return Self.errorResult(message.isEmpty ? "Not found." : "Not found: \(message)")
+            return (Self.errorResult(message.isEmpty ? "Not found." : "Not found: \(message)"), .toolError)
         default:
             logger.error("plugin call failed", metadata: ["plugin": "\(tool.plugin)", "tool": "\(tool.name)", "status": "\(status)", "reason": "\(message)"])
-            return Self.errorResult("The tool '\(tool.name)' failed with an internal error; the server log has the details.")
+            return (Self.errorResult("The tool '\(tool.name)' failed with an internal error; the server log has the details."), .internalError)
         }
         let result: JSONValue
         do {
             result = try checkedToolResult(bytes, outputSchema: tool.manifest.outputSchema)
         } catch {
             logger.error("plugin returned an invalid tool result", metadata: ["plugin": "\(tool.plugin)", "tool": "\(tool.name)", "reason": "\(error)"])
-            return Self.errorResult("The tool '\(tool.name)' returned an invalid result (\(error)); the server log has the details.")
+            return (Self.errorResult("The tool '\(tool.name)' returned an invalid result (\(error)); the server log has the details."), .internalError)
         }
         // The answer is at most about three times the plugin's bytes (a text rendering of
         // structured content doubles it, escaping adds a little), so most results skip the
         // exact measurement.
         let limit = tool.manifest.limits.maxResultCharacters
         if bytes.count * 3 > limit, case let size = result.jsonBytes.count, size > limit {
-            return Self.errorResult(
+            let message =
                 "The result of '\(tool.name)' is \(size) characters, over this tool's limit of \(limit). "
-                    + "Ask for less: add filters or request a smaller page.")
+                + "Ask for less: add filters or request a smaller page."
+            return (Self.errorResult(message), .overBudget)
         }
-        return result
+        return (result, result["isError"] == true ? .toolError : .ok)
     }
 
     /// Checks that a plugin's result is a well-formed CallToolResult that honours the tool's
@@ -178,6 +208,12 @@ public final class Catalog: MCPCatalog {
         return .object(object)
     }
 
+    /// What resource and prompt handlers may query: read-only, default limits.
+    static func readScope(_ plugin: String) -> QueryScope {
+        let limits = ToolLimits.defaults
+        return QueryScope(plugin: plugin, writes: false, maxRows: limits.maxRows, timeout: .milliseconds(limits.timeoutMilliseconds))
+    }
+
     static func errorResult(_ message: String) -> JSONValue {
         ["content": [["type": "text", "text": .string(message)]], "isError": true]
     }
@@ -192,8 +228,8 @@ public final class Catalog: MCPCatalog {
         let outcome = await resource.transport.invoke(
             PluginCall(
                 handler: resource.manifest.handler, input: request.jsonBytes, owner: context.caller.owner,
-                timeout: .milliseconds(ToolLimits.defaults.timeoutMilliseconds), progress: context.progress,
-                cancellation: context.cancellation))
+                timeout: .milliseconds(ToolLimits.defaults.timeoutMilliseconds), scope: Self.readScope(resource.plugin),
+                progress: context.progress, cancellation: context.cancellation))
         let bytes: [UInt8]
         switch outcome {
         case .completed(PB_OK, let payload): bytes = payload
@@ -241,8 +277,8 @@ public final class Catalog: MCPCatalog {
             let outcome = await prompt.transport.invoke(
                 PluginCall(
                     handler: handler, input: input.jsonBytes, owner: context.caller.owner,
-                    timeout: .milliseconds(ToolLimits.defaults.timeoutMilliseconds), progress: context.progress,
-                    cancellation: context.cancellation))
+                    timeout: .milliseconds(ToolLimits.defaults.timeoutMilliseconds), scope: Self.readScope(prompt.plugin),
+                    progress: context.progress, cancellation: context.cancellation))
             switch outcome {
             case .completed(PB_OK, let bytes):
                 guard let result = try? JSONValue(parsing: bytes), let messages = result["messages"]?.arrayValue,

@@ -9,6 +9,7 @@ struct GenerationBuilder {
     let configuration: PluginHostConfiguration
     let registry: CallRegistry
     let data: any DataService
+    let audit: (any AuditSink)?
     let logger: Logger
 
     /// The result of building a generation.
@@ -27,7 +28,16 @@ struct GenerationBuilder {
     func build(number: UInt64, previous: Generation?, strict: Bool) async -> Build {
         var report = LoadReport(generation: number, plugins: [], refusals: [], warnings: [])
         let manifests = readManifests(into: &report)
-        let named = resolveNames(manifests, into: &report)
+        var named = resolveNames(manifests, into: &report)
+        // The tables the plugins declare must exist and be scoped before any plugin can use them.
+        let problems = await data.prepare(
+            named.filter { !$0.manifest.tables.isEmpty }.map { PluginTables(plugin: $0.manifest.plugin, manifest: $0.manifest.file, tables: $0.manifest.tables) })
+        for candidate in named {
+            if let problem = problems[candidate.manifest.plugin] {
+                report.refusals.append(PluginRefusal(file: candidate.manifest.file, line: nil, plugin: candidate.manifest.plugin, reason: problem))
+            }
+        }
+        named.removeAll { problems[$0.manifest.plugin] != nil }
         var reusable: [PluginIdentity: LoadedPlugin] = [:]
         for plugin in previous?.plugins ?? [] { reusable[plugin.identity] = plugin }
 
@@ -76,7 +86,7 @@ struct GenerationBuilder {
         report.plugins = loaded.map(\.plugin.summary)
         let catalog = Catalog(
             revision: number, tools: tools, aliases: Self.aliases(from: previous?.catalog, to: tools), resources: resources, prompts: prompts,
-            logger: logger)
+            audit: audit, logger: logger)
         return Build(
             generation: Generation(number: number, catalog: catalog, plugins: loaded.map(\.plugin)), report: report, carriedOver: carriedOver)
     }

@@ -17,7 +17,7 @@ public struct LibraryStore: Sendable {
     /// The private copy of `path` and the content's digest.
     public func privateCopy(of path: String, plugin: String) throws -> (path: String, digest: String) {
         let contents = try Data(contentsOf: URL(fileURLWithPath: path))
-        let digest = SHA256.hash(data: contents).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: contents).hexString
         let target = "\(directory)/\(plugin)-\(digest.prefix(32)).so"
         let manager = FileManager.default
         if let attributes = try? manager.attributesOfItem(atPath: target),
@@ -37,5 +37,18 @@ public struct LibraryStore: Sendable {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot place \(target): \(reason)"])
         }
         return (target, digest)
+    }
+}
+
+extension Sequence<UInt8> {
+    /// Lowercase hexadecimal, two digits a byte.
+    var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

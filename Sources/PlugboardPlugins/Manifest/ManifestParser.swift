@@ -93,6 +93,9 @@ public enum ManifestParser {
             guard let table = key.scalar?.string, isSQLIdentifier(table) else {
                 throw tablesNode.error("table names must be plain SQL identifiers ([A-Za-z_][A-Za-z0-9_]*)")
             }
+            guard !table.lowercased().hasPrefix("plugboard_"), !table.lowercased().hasPrefix("sqlite_"), !table.lowercased().hasPrefix("pg_") else {
+                throw tablesNode.error("table '\(table)' is reserved: names starting with plugboard_, sqlite_ or pg_ belong to the host and the database")
+            }
             let entry = tablesNode.child(table, value)
             let fields = try entry.mapping(allowed: ["owner_column", "shared"])
             let shared = try fields["shared"]?.bool() ?? false

@@ -11,6 +11,8 @@ final class CallRegistry: Sendable {
     struct Entry {
         let plugin: String
         let owner: String
+        let scope: QueryScope
+        let meter: CallMeter?
         let continuation: CheckedContinuation<PluginOutcome, Never>
         let progress: ProgressSink?
         let deadline: ContinuousClock.Instant
@@ -61,6 +63,11 @@ final class CallRegistry: Sendable {
 
     func owner(of id: UInt64) -> String? {
         entries.withLock { $0[id]?.owner }
+    }
+
+    /// Who a call runs for and what its queries may do; nil once the call has ended.
+    func queryContext(of id: UInt64) -> (owner: String, scope: QueryScope, meter: CallMeter?)? {
+        entries.withLock { entries in entries[id].map { ($0.owner, $0.scope, $0.meter) } }
     }
 
     func isInFlight(_ id: UInt64) -> Bool {

@@ -92,7 +92,7 @@ enum HostCallbacks {
             done(doneContext, PB_INTERNAL_ERROR, nil, 0)
             return
         }
-        guard let owner = context.registry.owner(of: call) else {
+        guard let (owner, scope, meter) = context.registry.queryContext(of: call) else {
             let message = Array("query for a call that is not in flight".utf8)
             message.withUnsafeBufferPointer { done(doneContext, PB_INVALID_ARGUMENTS, $0.baseAddress, $0.count) }
             return
@@ -100,8 +100,9 @@ enum HostCallbacks {
         let input = request.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
         let completion = QueryCompletion(done: done, context: doneContext)
         Task {
-            let (status, bytes) = await context.data.query(plugin: context.plugin, owner: owner, request: input)
-            completion.finish(status: status, bytes: bytes)
+            let reply = await context.data.query(input, scope: scope, owner: owner)
+            meter?.add(rows: reply.rows)
+            completion.finish(status: reply.status, bytes: reply.bytes)
         }
     }
 

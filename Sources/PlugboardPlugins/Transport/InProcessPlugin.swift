@@ -59,6 +59,8 @@ public final class InProcessPlugin: PluginTransport, @unchecked Sendable {
                 CallRegistry.Entry(
                     plugin: plugin,
                     owner: call.owner,
+                    scope: call.scope,
+                    meter: call.meter,
                     continuation: continuation,
                     progress: call.progress,
                     deadline: ContinuousClock().now.advanced(by: call.timeout),

@@ -17,18 +17,24 @@ public struct PluginCall: Sendable {
     /// The user the call runs for; scoped queries are limited to their rows.
     public var owner: String
     public var timeout: Duration
+    /// What the call's scoped queries may do.
+    public var scope: QueryScope
     /// Set when the client asked for progress.
     public var progress: ProgressSink?
     public var cancellation: CancellationSignal?
+    /// Counts the rows the call read, for the audit log.
+    public var meter: CallMeter?
 
-    public init(handler: String, input: [UInt8], owner: String, timeout: Duration,
-                progress: ProgressSink? = nil, cancellation: CancellationSignal? = nil) {
+    public init(handler: String, input: [UInt8], owner: String, timeout: Duration, scope: QueryScope,
+                progress: ProgressSink? = nil, cancellation: CancellationSignal? = nil, meter: CallMeter? = nil) {
         self.handler = handler
         self.input = input
         self.owner = owner
         self.timeout = timeout
+        self.scope = scope
         self.progress = progress
         self.cancellation = cancellation
+        self.meter = meter
     }
 }
 

@@ -111,7 +111,7 @@ public final class WorkerPlugin: PluginTransport {
             registry.register(
                 id,
                 CallRegistry.Entry(
-                    plugin: plugin, owner: call.owner, continuation: continuation, progress: call.progress,
+                    plugin: plugin, owner: call.owner, scope: call.scope, meter: call.meter, continuation: continuation, progress: call.progress,
                     deadline: ContinuousClock().now.advanced(by: call.timeout),
                     cancelPlugin: { [weak self] in
                         self?.state.withLock { _ = $0.inFlight.remove(id) }
@@ -273,15 +273,15 @@ public final class WorkerPlugin: PluginTransport {
             let logLevel: Logger.Level = level >= PB_LOG_ERROR ? .error : level == PB_LOG_WARNING ? .warning : level == PB_LOG_DEBUG ? .debug : .info
             logger.log(level: logLevel, "\(text)", metadata: ["plugin": "\(plugin)", "call": "\(call)", "isolation": "process"])
         case .query(let call, let query, let request):
-            let owner = registry.owner(of: call)
+            let context = registry.queryContext(of: call)
             let data = self.data
-            let plugin = self.plugin
             Task {
-                let (status, bytes) =
-                    if let owner { await data.query(plugin: plugin, owner: owner, request: request) } else {
-                        (PB_INVALID_ARGUMENTS, Array("query for a call that is not in flight".utf8))
-                    }
-                worker.sender.send(.queryResult(query: query, status: status, bytes: bytes))
+                var reply = QueryReply.failure(PB_INVALID_ARGUMENTS, "query for a call that is not in flight")
+                if let (owner, scope, meter) = context {
+                    reply = await data.query(request, scope: scope, owner: owner)
+                    meter?.add(rows: reply.rows)
+                }
+                worker.sender.send(.queryResult(query: query, status: reply.status, bytes: reply.bytes))
             }
         default:
             logger.warning("unexpected frame from the plugin worker", metadata: ["plugin": "\(plugin)"])

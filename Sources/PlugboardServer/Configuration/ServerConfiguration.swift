@@ -7,8 +7,21 @@ public struct ServerConfiguration: Sendable {
     public var server: Server
     public var auth: Auth
     public var plugins: PluginHostConfiguration
+    public var database: Database
     public var reload: Reload
     public var logLevel: Logger.Level
+
+    /// Where the host keeps its state and plugins' data live.
+    public struct Database: Sendable, Equatable {
+        public enum Location: Sendable, Equatable {
+            /// An embedded SQLite file.
+            case sqlite(path: String)
+        }
+
+        public var location: Location
+        /// SQL run once into the database (demo data), remembered by its digest.
+        public var seed: String?
+    }
 
     /// How the running server follows changes to plugins and config.yaml.
     public struct Reload: Sendable, Equatable {
@@ -67,6 +80,7 @@ public struct ServerConfiguration: Sendable {
         check("server.instructions") { $0.server.instructions }
         check("auth") { "\($0.auth.mode.rawValue) \($0.auth.localOwner)" }
         check("plugins.state_dir") { $0.plugins.stateDirectory }
+        check("database") { $0.database }
         check("plugins.watch") { $0.reload.watch }
         check("plugins.debounce_ms") { $0.reload.debounceMilliseconds }
         check("plugins.admin_socket") { $0.reload.adminSocket }

@@ -5,8 +5,8 @@ import Synchronization
 
 extension PlugboardApp {
     /// Serves MCP over stdin/stdout for one local owner until stdin closes.
-    public func runStdio() async {
-        await plugins.start()
+    public func runStdio() async throws {
+        try await start()
         let transport = StdioTransport(server: server, caller: localCaller, logger: logger)
         let output = StandardOutput()
         await withTaskGroup(of: Void.self) { group in
@@ -15,7 +15,7 @@ extension PlugboardApp {
             await transport.run(lines: StandardInput.lines()) { message in output.writeLine(message) }
             group.cancelAll()
         }
-        await plugins.shutdown()
+        await stop()
     }
 }
 

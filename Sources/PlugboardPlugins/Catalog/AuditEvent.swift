@@ -1,0 +1,49 @@
+import Foundation
+
+/// One tool call, as the audit log records it.
+public struct AuditEvent: Sendable, Equatable {
+    public var at: Date
+    public var owner: String
+    public var client: String?
+    public var tool: String
+    public var plugin: String
+    /// SHA-256 of the arguments as the plugin received them (never the arguments themselves).
+    public var argumentsDigest: String
+    /// Rows the call read through scoped queries.
+    public var rows: Int
+    /// Size of the result sent to the client.
+    public var bytes: Int
+    public var duration: Duration
+    public var outcome: Outcome
+
+    public enum Outcome: String, Sendable {
+        case ok
+        case toolError = "tool_error"
+        case invalidArguments = "invalid_arguments"
+        case unknownTool = "unknown_tool"
+        case timeout
+        case cancelled
+        case internalError = "internal_error"
+        case unavailable
+        case overBudget = "over_budget"
+    }
+
+    public init(at: Date, owner: String, client: String?, tool: String, plugin: String, argumentsDigest: String, rows: Int, bytes: Int,
+                duration: Duration, outcome: Outcome) {
+        self.at = at
+        self.owner = owner
+        self.client = client
+        self.tool = tool
+        self.plugin = plugin
+        self.argumentsDigest = argumentsDigest
+        self.rows = rows
+        self.bytes = bytes
+        self.duration = duration
+        self.outcome = outcome
+    }
+}
+
+/// Where audit events go (the store's audit log). Recording must not block the call.
+public protocol AuditSink: Sendable {
+    func record(_ event: AuditEvent)
+}
