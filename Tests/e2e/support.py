@@ -163,6 +163,9 @@ class PlugboardServer:
         debounce_ms: int | None = None,
         isolation: dict[str, str] | None = None,
         tool_overlays: dict[str, dict[str, object]] | None = None,
+        local_owner: str = LOCAL_OWNER,
+        database: str | None = None,
+        seed: Path | None = None,
     ) -> None:
         """`plugins` maps a folder of the plugins folder to its manifest: a file to copy (Path) or
         the manifest's text (str). `files` maps paths inside the plugins folder to files copied
@@ -177,6 +180,9 @@ class PlugboardServer:
         self.debounce_ms = debounce_ms
         self.isolation = isolation or {}
         self.tool_overlays = tool_overlays or {}
+        self.local_owner = local_owner
+        self.database = database
+        self.seed = seed
         self.binary = plugboard_binary()
         self.plugins_dir = workdir / "plugins"
         self.state_dir = workdir / "state"
@@ -215,7 +221,7 @@ class PlugboardServer:
         lines += [
             "auth:",
             "  mode: none",
-            f"  local_owner: {_yaml(LOCAL_OWNER)}",
+            f"  local_owner: {_yaml(self.local_owner)}",
             "plugins:",
             f"  folder: {_yaml(str(self.plugins_dir))}",
             f"  library_path: {_yaml([str(p) for p in library_path()])}",
@@ -228,6 +234,12 @@ class PlugboardServer:
         if self.isolation:
             lines.append("  isolation:")
             lines += [f"    {_yaml(plugin)}: {_yaml(mode)}" for plugin, mode in self.isolation.items()]
+        if self.database is not None or self.seed is not None:
+            lines.append("database:")
+            if self.database is not None:
+                lines.append(f"  url: {_yaml(self.database)}")
+            if self.seed is not None:
+                lines.append(f"  seed: {_yaml(str(self.seed))}")
         if self.tool_overlays:
             lines.append("tools:")
             for tool, overlay in self.tool_overlays.items():

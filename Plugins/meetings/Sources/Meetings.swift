@@ -63,7 +63,7 @@ public func plugboardPlugin() -> UnsafePointer<pb_plugin> {
 
         plugin.tool("meetings.frames") { (arguments: FramesArguments, call) in
             guard arguments.toSecond > arguments.fromSecond else { throw InvalidArguments("to_second must be after from_second") }
-            let limit = min(max(arguments.limit ?? 100, 1), 500)
+            let limit = min(max(arguments.limit ?? 100, 1), 300)
             let result = try await call.query(
                 """
                 SELECT at_second, participant, attention, speaking, sentiment FROM engagement_frames
