@@ -106,12 +106,14 @@ async def test_whoami_is_the_local_owner(server):
     assert text_of(result) == f"owner={LOCAL_OWNER}"
 
 
-async def test_query_without_a_database(server):
+async def test_query_without_declared_tables(server):
     async with connect(server.url, "legacy") as client:
         result = await client.call_tool("query", {})
-    # The fixture echoes the host's answer: status PB_UNAVAILABLE (6) and its message.
+    # The fixture echoes the host's answer: status PB_INVALID_ARGUMENTS (2) and its message.
     assert result.is_error is False
-    assert text_of(result) == "status 6: scoped queries are unavailable: this host has no database configured"
+    assert text_of(result) == (
+        "status 2: query refused: plugin 'misbehaving' declares no tables (add them under data.tables in its manifest)"
+    )
 
 
 async def test_late_completion_after_timeout_is_logged_and_ignored(server):
