@@ -46,6 +46,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The C ABI: the only thing host and plugins share.
@@ -80,6 +81,7 @@ let package = Package(
             dependencies: [
                 "PlugboardJSON", "PlugboardPlugins",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -111,7 +113,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PlugboardTests",
-            dependencies: ["PlugboardJSON", "PlugboardMCP", "PlugboardPlugins", "PlugboardData", "PlugboardServer", "CPlugboard"]
+            dependencies: [
+                "PlugboardJSON", "PlugboardMCP", "PlugboardPlugins", "PlugboardData", "PlugboardServer", "CPlugboard",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
     ]
         + examplePlugins.map { plugin in

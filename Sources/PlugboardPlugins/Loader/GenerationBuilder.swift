@@ -30,8 +30,7 @@ struct GenerationBuilder {
         let manifests = readManifests(into: &report)
         var named = resolveNames(manifests, into: &report)
         // The tables the plugins declare must exist and be scoped before any plugin can use them.
-        let problems = await data.prepare(
-            named.filter { !$0.manifest.tables.isEmpty }.map { PluginTables(plugin: $0.manifest.plugin, manifest: $0.manifest.file, tables: $0.manifest.tables) })
+        let problems = await data.prepare(named.compactMap { PluginTables($0.manifest) })
         for candidate in named {
             if let problem = problems[candidate.manifest.plugin] {
                 report.refusals.append(PluginRefusal(file: candidate.manifest.file, line: nil, plugin: candidate.manifest.plugin, reason: problem))

@@ -18,11 +18,20 @@ public struct PluginTables: Sendable, Equatable {
     public var plugin: String
     public var manifest: String
     public var tables: [TableDeclaration]
+    /// True when one of the plugin's tools declares `writes: true`.
+    public var writes: Bool
 
-    public init(plugin: String, manifest: String, tables: [TableDeclaration]) {
+    public init(plugin: String, manifest: String, tables: [TableDeclaration], writes: Bool) {
         self.plugin = plugin
         self.manifest = manifest
         self.tables = tables
+        self.writes = writes
+    }
+
+    /// The declarations of a manifest, or nil when it declares no tables.
+    public init?(_ manifest: Manifest) {
+        guard !manifest.tables.isEmpty else { return nil }
+        self.init(plugin: manifest.plugin, manifest: manifest.file, tables: manifest.tables, writes: manifest.tools.contains(where: \.writes))
     }
 }
 

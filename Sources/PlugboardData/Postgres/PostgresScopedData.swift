@@ -1,0 +1,286 @@
+import CPlugboard
+import Foundation
+import Logging
+import PlugboardJSON
+import PlugboardPlugins
+import PostgresNIO
+import Synchronization
+
+/// Per-owner scoped queries on PostgreSQL: row-level security does the filtering.
+///
+/// Each call runs, on a pooled connection of the restricted query login, as one transaction:
+/// `BEGIN [READ ONLY]`; one statement setting the owner, the statement timeout and the plugin's
+/// role transaction-locally (all as parameters); the plugin's statement (SELECTs through a cursor,
+/// so the row cap stops the server too); a check of what ran; `ROLLBACK` for read tools.
+/// The extended protocol compiles exactly one statement per call.
+public final class PostgresScopedData: DataService {
+    private let queries: PostgresPool
+    private let admin: PostgresPool?
+    private let scoping: PostgresScoping
+    /// The declarations last prepared, and the plugins among them that may query.
+    private let prepared = Mutex<(declarations: [PluginTables], servable: Set<String>)?>(nil)
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - query: the restricted login plugin queries run as.
+    ///   - admin: the owner of the plugins' tables, which sets scoping up; nil to only check it.
+    public init(query: PostgresLocation, admin: PostgresLocation?, logger: Logger) throws {
+        self.queries = try PostgresPool(query, logger: logger)
+        self.admin = try admin.map { try PostgresPool($0, logger: logger) }
+        self.scoping = PostgresScoping(queryRole: query.user, database: query.database)
+        self.logger = logger
+    }
+
+    // MARK: Preparing
+
+    public func prepare(_ declarations: [PluginTables]) async -> [String: String] {
+        if let done = prepared.withLock({ $0 }), done.declarations == declarations, done.servable.count == declarations.count { return [:] }
+        do {
+            var problems = try await describeTables(declarations)
+            try await setUp(declarations.filter { problems[$0.plugin] == nil })
+            problems.merge(try await verify(declarations.filter { problems[$0.plugin] == nil }), uniquingKeysWith: { first, _ in first })
+            let servable = Set(declarations.map(\.plugin).filter { problems[$0] == nil })
+            prepared.withLock { $0 = (declarations, servable) }
+            return problems
+        } catch {
+            logger.error("cannot prepare PostgreSQL scoping: \(String(reflecting: error))")
+            return Dictionary(declarations.map { ($0.plugin, "cannot prepare PostgreSQL scoping: \(Self.describe(error))") }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    /// Refuses plugins whose declared tables or owner columns do not exist.
+    private func describeTables(_ declarations: [PluginTables]) async throws -> [String: String] {
+        var problems: [String: String] = [:]
+        let client = (admin ?? queries).client
+        for declaration in declarations {
+            for table in declaration.tables {
+                let column = table.ownerColumn ?? ""
+                let rows = try await client.query(
+                    """
+                    SELECT c.relname, a.attname FROM pg_class c
+                    LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = \(column) AND NOT a.attisdropped
+                    WHERE c.relnamespace = 'public'::regnamespace AND c.relname = \(table.name) AND c.relkind IN ('r', 'v', 'p')
+                    """, logger: logger)
+                var found = false
+                var hasOwner = table.ownerColumn == nil
+                for try await (_, attribute) in rows.decode((String, String?).self) {
+                    found = true
+                    if attribute != nil { hasOwner = true }
+                }
+                if !found {
+                    problems[declaration.plugin] = "table '\(table.name)' (declared under data.tables) does not exist in the database; create it before loading the plugin"
+                } else if !hasOwner {
+                    problems[declaration.plugin] = "table '\(table.name)' has no column '\(column)' (its declared owner_column)"
+                }
+            }
+        }
+        return problems
+    }
+
+    /// Runs the owner part of the setup, and the superuser part when the admin login is a superuser.
+    private func setUp(_ declarations: [PluginTables]) async throws {
+        guard let admin, !declarations.isEmpty else { return }
+        try await admin.client.withConnection { connection in
+            // Roles first: the query login (if the DBA has not made it) and one per plugin.
+            let roles = [(scoping.queryRole, "LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS")]
+                + declarations.map { (PostgresScoping.role(for: $0.plugin), "NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS") }
+            for (role, attributes) in roles {
+                let existing = try await connection.query("SELECT 1 FROM pg_roles WHERE rolname = \(role)", logger: logger)
+                var exists = false
+                for try await _ in existing { exists = true }
+                if !exists {
+                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(PostgresScoping.quote(role)) \(attributes)"), logger: logger)
+                }
+            }
+            for statement in scoping.ownerStatements(for: declarations) {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+            if try await Self.isSuperuser(connection, logger: logger) {
+                for statement in scoping.superuserStatements(owner: admin.location.user) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+            }
+        }
+    }
+
+    /// Checks the outcome; a problem names every failed check and the SQL that fixes it.
+    private func verify(_ declarations: [PluginTables]) async throws -> [String: String] {
+        guard !declarations.isEmpty else { return [:] }
+        var failed: [String] = []
+        let client = (admin ?? queries).client
+        for (name, condition) in scoping.checks(for: declarations) {
+            let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(condition)"), logger: logger)
+            for try await ok in rows.decode(Bool.self) where !ok { failed.append(name) }
+        }
+        for declaration in declarations {
+            let role = PostgresScoping.role(for: declaration.plugin)
+            let rows = try await client.query(
+                "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = \(role)) AND pg_has_role(\(scoping.queryRole), \(role), 'MEMBER')",
+                logger: logger)
+            for try await ok in rows.decode(Bool.self) where !ok {
+                failed.append("the query login can switch to plugin '\(declaration.plugin)''s role \(role)")
+            }
+        }
+        guard !failed.isEmpty else { return [:] }
+        let problem = PostgresScopingProblem(
+            failedChecks: failed, superuserSQL: scoping.superuserStatements(owner: admin?.location.user ?? "<owner of the tables>"))
+        logger.error("\(problem)")
+        return Dictionary(declarations.map { ($0.plugin, problem.description) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    static func isSuperuser(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        for try await value in try await connection.query("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", logger: logger).decode(Bool.self) {
+            return value
+        }
+        return false
+    }
+
+    // MARK: Queries
+
+    public func query(_ request: [UInt8], scope: QueryScope, owner: String) async -> QueryReply {
+        let parsed: ScopedQueryRequest
+        do {
+            parsed = try ScopedQueryRequest(request)
+        } catch {
+            return .failure(PB_INVALID_ARGUMENTS, error.message)
+        }
+        if let refusal = StatementGate.refusal(parsed.sql, writes: scope.writes) {
+            return .failure(PB_INVALID_ARGUMENTS, "query refused: \(refusal)")
+        }
+        guard prepared.withLock({ $0?.servable.contains(scope.plugin) }) == true else {
+            return .failure(PB_INVALID_ARGUMENTS, "query refused: plugin '\(scope.plugin)' declares no tables (add them under data.tables in its manifest)")
+        }
+        do {
+            let rows = try await run(parsed, scope: scope, owner: owner)
+            return QueryReply(status: PB_OK, bytes: rows.json.jsonBytes, rows: rows.rows.count)
+        } catch let refusal as QueryRefusal {
+            return .failure(PB_TOOL_ERROR, refusal.message)
+        } catch let error as PSQLError {
+            return .failure(PB_TOOL_ERROR, Self.message(for: error, timeout: scope.timeout))
+        } catch {
+            logger.error("scoped query failed: \(String(reflecting: error))")
+            return .failure(PB_INTERNAL_ERROR, "the query failed")
+        }
+    }
+
+    private func run(_ request: ScopedQueryRequest, scope: QueryScope, owner: String) async throws -> QueryRows {
+        let bindings = try Self.bindings(request.parameters)
+        let readsThroughCursor = StatementGate.words(request.sql).map { ["SELECT", "WITH", "VALUES"].contains($0.first ?? "") } ?? false
+        let milliseconds = max(1, Int(scope.timeout.timeInterval * 1000))
+        return try await queries.client.withConnection { connection in
+            try await connection.query(scope.writes ? "BEGIN" : "BEGIN READ ONLY", logger: logger)
+            do {
+                try await connection.query(
+                    """
+                    SELECT set_config('plugboard.owner', \(owner), true), set_config('statement_timeout', \(String(milliseconds)), true),
+                           set_config('role', \(PostgresScoping.role(for: scope.plugin)), true)
+                    """, logger: logger)
+                var result: QueryRows
+                if readsThroughCursor {
+                    // A cursor lets the row cap stop the server, not just the reading.
+                    try await connection.query(PostgresQuery(unsafeSQL: "DECLARE pb_rows NO SCROLL CURSOR FOR " + request.sql, binds: bindings), logger: logger)
+                    let rows = try await connection.query(PostgresQuery(unsafeSQL: "FETCH FORWARD \(scope.maxRows + 1) FROM pb_rows"), logger: logger)
+                    result = try await Self.collect(rows, limit: scope.maxRows)
+                } else {
+                    let outcome = try await connection.query(PostgresQuery(unsafeSQL: request.sql, binds: bindings), logger: logger).get()
+                    guard ["INSERT", "UPDATE", "DELETE", "SELECT", "MERGE"].contains(outcome.metadata.command) else {
+                        throw QueryRefusal("only SELECT, INSERT, UPDATE and DELETE statements are allowed")
+                    }
+                    result = try Self.collect(outcome.rows, limit: scope.maxRows)
+                    result.rowsAffected = outcome.metadata.rows
+                }
+                try await connection.query(scope.writes && !readsThroughCursor ? "COMMIT" : "ROLLBACK", logger: logger)
+                return result
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    static func bindings(_ parameters: [JSONValue]) throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: parameters.count)
+        for parameter in parameters {
+            switch parameter {
+            case .null: bindings.appendNull()
+            case .bool(let bool): bindings.append(bool)
+            case .int(let int): bindings.append(int)
+            case .double(let double): bindings.append(double)
+            case .string(let string): bindings.append(string)
+            case .array, .object: throw QueryRefusal("query parameters must be strings, numbers, booleans or null")
+            }
+        }
+        return bindings
+    }
+
+    static func collect(_ rows: PostgresRowSequence, limit: Int) async throws -> QueryRows {
+        var collected: [PostgresRow] = []
+        for try await row in rows { collected.append(row) }
+        var result = try collect(collected, limit: limit)
+        result.columns = rows.columns.map(\.name)
+        return result
+    }
+
+    static func collect(_ rows: [PostgresRow], limit: Int) throws -> QueryRows {
+        var values: [[JSONValue]] = []
+        var columns: [String] = []
+        for row in rows.prefix(limit) {
+            var rowValues: [JSONValue] = []
+            var names: [String] = []
+            for cell in row {
+                rowValues.append(try json(cell))
+                names.append(cell.columnName)
+            }
+            if columns.isEmpty { columns = names }
+            values.append(rowValues)
+        }
+        return QueryRows(columns: columns, rows: values, truncated: rows.count > limit)
+    }
+
+    /// A cell as JSON: numbers, booleans and text as such, timestamps as ISO 8601, the rest as text.
+    static func json(_ cell: PostgresCell) throws -> JSONValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8, .oid: return .int(try cell.decode(Int64.self))
+        case .float4, .float8: return .double(try cell.decode(Double.self))
+        case .numeric: return .double(Double(try cell.decode(String.self)) ?? .nan)
+        case .bool: return .bool(try cell.decode(Bool.self))
+        case .timestamp, .timestamptz:
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return .string(formatter.string(from: try cell.decode(Date.self)))
+        case .json, .jsonb:
+            let text = try cell.decode(String.self)
+            return (try? JSONValue(parsing: text)) ?? .string(text)
+        default:
+            return .string(try cell.decode(String.self))
+        }
+    }
+
+    /// What a plugin may be told: SQLSTATE classes with fixed text, and PostgreSQL's own message
+    /// only where it quotes nothing but the plugin's statement. Never DETAIL, HINT or constraint names.
+    static func message(for error: PSQLError, timeout: Duration) -> String {
+        let state = error.serverInfo?[.sqlState] ?? ""
+        let message = error.serverInfo?[.message] ?? ""
+        switch state {
+        case "57014": return "the query took longer than its \(Int(timeout.timeInterval * 1000)) ms time limit"
+        case "25006": return "this tool is read-only: the statement would write"
+        case "42501":
+            return message.contains("row-level security") ? "the row would belong to another owner" : "query refused: it uses something this plugin may not use"
+        case "23505": return "duplicate key"
+        case "42601", "42P01", "42703", "42883", "42804", "42725", "42P18", "3F000": return message
+        default:
+            if state.hasPrefix("23") { return "the write breaks a constraint of the table" }
+            if state.hasPrefix("22") { return message }
+            if state == "34000" || state == "26000" { return "query refused: it uses something this plugin may not use" }
+            return state.isEmpty ? "the query failed" : "the query failed (SQLSTATE \(state))"
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            return error.serverInfo?[.message] ?? "\(error.code)"
+        }
+        return "\(error)"
+    }
+}

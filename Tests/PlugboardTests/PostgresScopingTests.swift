@@ -1,0 +1,146 @@
+import Foundation
+import Logging
+import NIOPosix
+import PlugboardData
+import PlugboardJSON
+import PlugboardMCP
+import PlugboardPlugins
+import PostgresNIO
+import Testing
+
+/// The test cluster `scripts/test` starts (`scripts/postgres`): host:port in PLUGBOARD_TEST_POSTGRES,
+/// superuser `postgres`, roles `pb_owner` (owns the data, CREATEROLE) and `pb_query` (the pool login).
+enum TestPostgres {
+    static let address: (host: String, port: Int)? = {
+        guard let value = ProcessInfo.processInfo.environment["PLUGBOARD_TEST_POSTGRES"], let colon = value.lastIndex(of: ":"),
+            let port = Int(value[value.index(after: colon)...])
+        else { return nil }
+        return (String(value[..<colon]), port)
+    }()
+
+    static func url(user: String, database: String) -> String {
+        "postgres://\(user)@\(address?.host ?? "127.0.0.1"):\(address?.port ?? 5432)/\(database)"
+    }
+
+    /// Runs SQL (several statements allowed) as `user` in `database`.
+    static func execute(_ sql: String, user: String, database: String) async throws {
+        _ = try await rows(sql, user: user, database: database)
+    }
+
+    /// The text of every cell of every row a query returns, as `user`.
+    static func rows(_ sql: String, user: String, database: String) async throws -> [[String]] {
+        guard let address else { throw TestFailure("PLUGBOARD_TEST_POSTGRES is not set") }
+        let configuration = PostgresConnection.Configuration(host: address.host, port: address.port, username: user, password: nil, database: database, tls: .disable)
+        let connection = try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 1, logger: TestSupport.logger)
+        defer { Task { try? await connection.close() } }
+        var result: [[String]] = []
+        for statement in SQLScript.statements(sql) {
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: TestSupport.logger).get().rows
+            result = try rows.map { row in try row.map { cell in cell.bytes == nil ? "NULL" : try cell.decode(String.self) } }
+        }
+        return result
+    }
+
+    /// A fresh database owned by pb_owner, holding `schema`.
+    static func database(schema: String) async throws -> String {
+        let name = "pbtest_\(UUID().uuidString.prefix(8).lowercased())"
+        try await execute("CREATE DATABASE \(name) OWNER pb_owner", user: "postgres", database: "postgres")
+        try await execute(schema, user: "pb_owner", database: name)
+        return name
+    }
+}
+
+@Suite("Per-owner scoping on PostgreSQL", .serialized, .enabled(if: TestPostgres.address != nil, "needs PLUGBOARD_TEST_POSTGRES (scripts/test starts a cluster)"))
+final class PostgresScopingTests {
+    static let schema = """
+        CREATE TABLE customers (id SERIAL PRIMARY KEY, owner_id TEXT NOT NULL DEFAULT current_setting('plugboard.owner', true), name TEXT NOT NULL);
+        CREATE TABLE projects (
+          id SERIAL PRIMARY KEY, owner_id TEXT NOT NULL DEFAULT current_setting('plugboard.owner', true), name TEXT NOT NULL, customer_id INT);
+        CREATE TABLE currencies (code TEXT PRIMARY KEY, name TEXT NOT NULL);
+        CREATE TABLE secrets (id SERIAL PRIMARY KEY, owner_id TEXT NOT NULL, secret TEXT NOT NULL);
+        CREATE VIEW project_names AS SELECT owner_id, name FROM projects;
+        INSERT INTO customers (owner_id, name) VALUES ('alice', 'Alice Corp'), ('bob', 'Bob Ltd');
+        INSERT INTO projects (owner_id, name, customer_id) VALUES
+          ('alice', 'alice-p1', 1), ('alice', 'alice-p2', 1), ('bob', 'BOB-SECRET-PROJECT', 2), ('bob', '12345', 2);
+        INSERT INTO currencies VALUES ('EUR', 'Euro'), ('USD', 'US dollar');
+        INSERT INTO secrets (owner_id, secret) VALUES ('alice', 'alice-secret'), ('bob', 'bob-secret');
+        """
+
+    let plugins = PluginFolder()
+    let database: String
+    let host: PluginHost
+
+    init() async throws {
+        database = try await TestPostgres.database(schema: Self.schema)
+        let data = try PostgresScopedData(
+            query: try PostgresLocation(url: TestPostgres.url(user: "pb_query", database: database)),
+            admin: try PostgresLocation(url: TestPostgres.url(user: "pb_owner", database: database)), logger: TestSupport.logger)
+        let declarations = [
+            PluginTables(
+                plugin: "hostile", manifest: "manifest.yaml",
+                tables: [
+                    TableDeclaration(name: "projects", ownerColumn: "owner_id", shared: false),
+                    TableDeclaration(name: "customers", ownerColumn: "owner_id", shared: false),
+                    TableDeclaration(name: "currencies", ownerColumn: nil, shared: true),
+                ], writes: true)
+        ]
+        // The owner of the tables cannot do the superuser part: the host says so, with the SQL.
+        let problems = await data.prepare(declarations)
+        let problem = try #require(problems["hostile"])
+        #expect(problem.contains("PUBLIC cannot execute set_config"))
+        #expect(problem.contains("REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC;"))
+        // A superuser runs it; now everything checks out.
+        let scoping = PostgresScoping(queryRole: "pb_query", database: database)
+        try await TestPostgres.execute(scoping.superuserStatements(owner: "pb_owner").joined(separator: ";\n"), user: "postgres", database: database)
+        #expect(await data.prepare(declarations).isEmpty)
+
+        plugins.add("hostile", manifest: ScopingAttacks.manifest)
+        host = PluginHost(
+            configuration: PluginHostConfiguration(folder: plugins.folder, librarySearchPath: [TestSupport.buildFolder], stateDirectory: "\(plugins.root)/state"),
+            data: data, logger: TestSupport.logger)
+        let report = await host.start()
+        guard report.refusals.isEmpty else { throw TestFailure("\(report.refusals)") }
+    }
+
+    deinit {
+        plugins.remove()
+    }
+
+    @Test("reads never return another owner's rows", arguments: ScopingAttacks.reads)
+    func reads(attack: ScopingAttacks.Attack) async throws {
+        _ = try await ScopingAttacks.run(attack, on: host.servingCatalog, postgres: true)
+    }
+
+    @Test("writes stay within the caller's rows", arguments: ScopingAttacks.writes)
+    func writes(attack: ScopingAttacks.Attack) async throws {
+        _ = try await ScopingAttacks.run(attack, on: host.servingCatalog, postgres: true)
+        let bob = try await TestPostgres.rows("SELECT id || ':' || owner_id || ':' || name FROM projects WHERE owner_id = 'bob' ORDER BY id", user: "postgres", database: database)
+        #expect(bob == [["3:bob:BOB-SECRET-PROJECT"], ["4:bob:12345"]])
+        let planted = try await TestPostgres.rows("SELECT count(*)::text FROM projects WHERE name IN ('planted', 'replaced', 'pwned')", user: "postgres", database: database)
+        #expect(planted == [["0"]])
+    }
+
+    @Test("each owner sees their own rows")
+    func owners() async throws {
+        let bob = ScopingAttacks.Attack(name: "bob's baseline", sql: "SELECT owner_id, name FROM projects ORDER BY id", expect: .rows([["bob", "BOB-SECRET-PROJECT"], ["bob", "12345"]]))
+        _ = try await ScopingAttacks.run(bob, on: host.servingCatalog, owner: "bob", postgres: true)
+        let nobody = ScopingAttacks.Attack(name: "an owner with no rows", sql: "SELECT owner_id, name FROM projects", expect: .count(0))
+        _ = try await ScopingAttacks.run(nobody, on: host.servingCatalog, owner: "carol", postgres: true)
+    }
+
+    @Test("a runaway query stops at its time limit, rows stop at the cap")
+    func limits() async throws {
+        let context = MCPCallContext(caller: MCPCaller(owner: "alice"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
+        let started = ContinuousClock.now
+        let runaway = try await host.servingCatalog.callTool(
+            "capped_sql", arguments: ["sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"], context: context)
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(runaway["content"]?.arrayValue?.first?["text"]?.stringValue?.contains("300 ms time limit") == true, "\(runaway.jsonString)")
+        let capped = try await host.servingCatalog.callTool(
+            "capped_sql", arguments: ["sql": "SELECT generate_series(1, 20000000)"], context: context)
+        #expect(capped["structuredContent"]?["rows"] == [[1], [2], [3]], "\(capped.jsonString)")
+        #expect(capped["structuredContent"]?["truncated"] == true)
+        #expect(ContinuousClock.now - started < .seconds(3))
+    }
+}
