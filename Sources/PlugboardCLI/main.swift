@@ -197,9 +197,21 @@ struct Migrate: AsyncParsableCommand {
         let app = try PlugboardApp.open(configuration, logger: logger)
         let applied = try await app.store.migrate()
         print(applied.isEmpty ? "schema up to date" : applied.map { "applied migration \($0)" }.joined(separator: "\n"))
-        if let seed = configuration.database.seed {
-            print(try await app.store.seed(seed) ? "seeded from \(seed)" : "seed \(seed) already applied")
+        if let seeded = try await app.seed(), let seed = configuration.data.seed {
+            print(seeded ? "seeded from \(seed)" : "seed \(seed) already applied")
         }
+        // Scoping for the tables the manifests declare: set up where the database needs it, then checked.
+        let declarations = app.plugins.declaredTables()
+        let problems = await app.plugins.prepareData(declarations)
+        for declaration in declarations where problems[declaration.plugin] == nil {
+            print("scoping ready for plugin \(declaration.plugin): \(declaration.tables.map(\.name).joined(separator: ", "))")
+        }
+        // A database-wide problem is the same text for every plugin: say it once.
+        let pluginsByProblem = Dictionary(grouping: problems.keys.sorted(), by: { problems[$0] ?? "" })
+        for (problem, plugins) in pluginsByProblem.sorted(by: { $0.value[0] < $1.value[0] }) {
+            print("scoping NOT ready for plugin\(plugins.count == 1 ? "" : "s") \(plugins.joined(separator: ", ")): \(problem)")
+        }
+        if !problems.isEmpty { throw ExitCode(1) }
     }
 }
 

@@ -116,6 +116,24 @@ public final class PluginHost: MCPCatalogSource {
         }
     }
 
+    /// The tables the manifests in the plugins folder declare, read without loading any library
+    /// (`plugboard migrate` sets up scoping from them). Manifests that do not parse are skipped.
+    public func declaredTables() -> [PluginTables] {
+        let folder = state.withLock { $0.configuration.folder }
+        let paths = (try? ManifestDiscovery.manifests(in: folder)) ?? []
+        return paths.compactMap { path in
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8), let manifest = try? ManifestParser.parse(yaml: text, file: path) else {
+                return nil
+            }
+            return PluginTables(manifest)
+        }
+    }
+
+    /// Checks and readies the database for these declarations (see `DataService.prepare`).
+    public func prepareData(_ declarations: [PluginTables]) async -> [String: String] {
+        await data.prepare(declarations)
+    }
+
     /// Drains and releases every plugin. Calls in flight finish first.
     public func shutdown() async {
         await reloads.run {

@@ -12,6 +12,8 @@ public struct PlugboardApp: Sendable {
     public let plugins: PluginHost
     public let server: MCPServer
     public let store: any HostStore
+    /// The store of the database holding the plugins' tables (the same one unless `data.url`).
+    let dataStore: any HostStore
     let audit: AuditLog
     let logger: Logger
 
@@ -25,11 +27,15 @@ public struct PlugboardApp: Sendable {
         }
         self.configuration = configuration
         self.logger = logger
+        store = try Self.store(at: configuration.database, logger: logger)
+        // The seed creates the plugins' tables, so it runs where they live.
+        dataStore = configuration.data.location == configuration.database ? store : try Self.store(at: configuration.data.location, logger: logger)
         let data: any DataService
-        switch configuration.database.location {
+        switch configuration.data.source {
         case .sqlite(let path):
-            store = try SQLiteStore(path: path)
             data = try SQLiteScopedData(path: path, logger: logger)
+        case .postgres(let owner, let query, let superuser):
+            data = try PostgresScopedData(query: query, owner: owner, superuser: superuser, logger: logger)
         }
         audit = AuditLog(store: store, logger: logger)
         self.plugins = PluginHost(configuration: configuration.plugins, data: data, audit: audit, logger: logger)
@@ -50,10 +56,23 @@ public struct PlugboardApp: Sendable {
         MCPCaller(owner: configuration.auth.localOwner)
     }
 
+    private static func store(at location: DatabaseLocation, logger: Logger) throws -> any HostStore {
+        switch location {
+        case .sqlite(let path): try SQLiteStore(path: path)
+        case .postgres(let url): try PostgresStore(location: url, logger: logger)
+        }
+    }
+
+    /// Runs the seed into the plugins' database unless it ran before; nil without a seed.
+    public func seed() async throws -> Bool? {
+        guard let seed = configuration.data.seed else { return nil }
+        return try await dataStore.seed(seed)
+    }
+
     /// Brings the database up to date (migrations, then the seed, once) and loads the plugins.
     func start() async throws {
         for migration in try await store.migrate() { logger.info("database migrated: \(migration)") }
-        if let seed = configuration.database.seed, try await store.seed(seed) { logger.info("database seeded from \(seed)") }
+        if try await seed() == true, let seed = configuration.data.seed { logger.info("database seeded from \(seed)") }
         audit.start()
         await plugins.start()
     }

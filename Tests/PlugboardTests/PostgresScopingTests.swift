@@ -75,7 +75,7 @@ final class PostgresScopingTests {
         database = try await TestPostgres.database(schema: Self.schema)
         let data = try PostgresScopedData(
             query: try PostgresLocation(url: TestPostgres.url(user: "pb_query", database: database)),
-            admin: try PostgresLocation(url: TestPostgres.url(user: "pb_owner", database: database)), logger: TestSupport.logger)
+            owner: try PostgresLocation(url: TestPostgres.url(user: "pb_owner", database: database)), superuser: nil, logger: TestSupport.logger)
         let declarations = [
             PluginTables(
                 plugin: "hostile", manifest: "manifest.yaml",
@@ -127,6 +127,21 @@ final class PostgresScopingTests {
         _ = try await ScopingAttacks.run(bob, on: host.servingCatalog, owner: "bob", postgres: true)
         let nobody = ScopingAttacks.Attack(name: "an owner with no rows", sql: "SELECT owner_id, name FROM projects", expect: .count(0))
         _ = try await ScopingAttacks.run(nobody, on: host.servingCatalog, owner: "carol", postgres: true)
+    }
+
+    @Test("column types become JSON values; an unconvertible type names the cast that fixes it")
+    func types() async throws {
+        let values = ScopingAttacks.Attack(
+            name: "types",
+            sql: """
+                SELECT 7::int2, 8::int8, 2.5::float8, 12.30::numeric(6, 2), true, 'x'::varchar, 'y'::char(2),
+                       DATE '2026-01-06', TIMESTAMPTZ '2026-01-06 10:00:00.250+00', '{"a": [1, 2]}'::jsonb,
+                       '5f0c4a1e-0000-4000-8000-000000000001'::uuid, NULL::text
+                """,
+            expect: .rows([[7, 8, 2.5, 12.3, true, "x", "y ", "2026-01-06", "2026-01-06T10:00:00.250Z", ["a": [1, 2]], "5f0c4a1e-0000-4000-8000-000000000001", nil]]))
+        _ = try await ScopingAttacks.run(values, on: host.servingCatalog, postgres: true)
+        let interval = ScopingAttacks.Attack(name: "interval", sql: "SELECT interval '1 day' AS span", expect: .refused("cast it in the query, e.g. span::text"))
+        _ = try await ScopingAttacks.run(interval, on: host.servingCatalog, postgres: true)
     }
 
     @Test("a runaway query stops at its time limit, rows stop at the cap")

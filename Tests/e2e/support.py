@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -122,6 +123,28 @@ def versioned_manifest(
     return "\n".join(lines) + "\n"
 
 
+# host:port of the test PostgreSQL cluster scripts/test runs (scripts/postgres); None without one.
+TEST_POSTGRES = os.environ.get("PLUGBOARD_TEST_POSTGRES")
+
+
+def fresh_postgres_database(superuser: bool = True) -> dict[str, str]:
+    """A new database owned by pb_owner in the test cluster, as database.* settings: the tables'
+    owner, the restricted query login and (with `superuser`) the login that hardens the database."""
+    assert TEST_POSTGRES, "PLUGBOARD_TEST_POSTGRES is not set"
+    host, port = TEST_POSTGRES.rsplit(":", 1)
+    name = f"pbe2e_{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        ["psql", "-q", "-h", host, "-p", port, "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", f"CREATE DATABASE {name} OWNER pb_owner"],
+        check=True,
+        capture_output=True,
+    )
+    url = f"postgres://{{}}@{host}:{port}/{name}".format
+    settings = {"url": url("pb_owner"), "query_url": url("pb_query")}
+    if superuser:
+        settings["superuser_url"] = url("postgres")
+    return settings
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -164,12 +187,15 @@ class PlugboardServer:
         isolation: dict[str, str] | None = None,
         tool_overlays: dict[str, dict[str, object]] | None = None,
         local_owner: str = LOCAL_OWNER,
-        database: str | None = None,
+        database: str | dict[str, str] | None = None,
         seed: Path | None = None,
+        data: dict[str, str] | None = None,
     ) -> None:
         """`plugins` maps a folder of the plugins folder to its manifest: a file to copy (Path) or
         the manifest's text (str). `files` maps paths inside the plugins folder to files copied
-        there (plugin libraries). The other options become `plugins.*` and `tools:` settings."""
+        there (plugin libraries). `database` is database.url, or every database.* key but seed;
+        `data` the keys of a data: section (the plugins' tables elsewhere), seed included.
+        The other options become `plugins.*` and `tools:` settings."""
         self.name = name
         self.workdir = workdir
         self.artifacts = artifacts
@@ -183,6 +209,7 @@ class PlugboardServer:
         self.local_owner = local_owner
         self.database = database
         self.seed = seed
+        self.data = data
         self.binary = plugboard_binary()
         self.plugins_dir = workdir / "plugins"
         self.state_dir = workdir / "state"
@@ -194,7 +221,7 @@ class PlugboardServer:
 
     # -- set-up ---------------------------------------------------------------------------------
 
-    def _write_plugins(self) -> None:
+    def write_plugins(self) -> None:
         if self.plugins_dir.exists():
             shutil.rmtree(self.plugins_dir)
         for folder, manifest in self.plugins.items():
@@ -236,10 +263,13 @@ class PlugboardServer:
             lines += [f"    {_yaml(plugin)}: {_yaml(mode)}" for plugin, mode in self.isolation.items()]
         if self.database is not None or self.seed is not None:
             lines.append("database:")
-            if self.database is not None:
-                lines.append(f"  url: {_yaml(self.database)}")
+            database = {"url": self.database} if isinstance(self.database, str) else self.database or {}
+            lines += [f"  {key}: {_yaml(value)}" for key, value in database.items()]
             if self.seed is not None:
                 lines.append(f"  seed: {_yaml(str(self.seed))}")
+        if self.data is not None:
+            lines.append("data:")
+            lines += [f"  {key}: {_yaml(value)}" for key, value in self.data.items()]
         if self.tool_overlays:
             lines.append("tools:")
             for tool, overlay in self.tool_overlays.items():
@@ -268,7 +298,7 @@ class PlugboardServer:
             raise FileNotFoundError(f"plugboard binary not found at {self.binary} (build it, or set PLUGBOARD_BIN)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.artifacts.mkdir(parents=True, exist_ok=True)
-        self._write_plugins()
+        self.write_plugins()
         self.write_config(self.port or free_port())
 
     # -- life cycle -----------------------------------------------------------------------------

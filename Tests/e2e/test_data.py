@@ -1,6 +1,7 @@
 """Two users, one database: each sees only their own projects and meetings, through the official
-MCP client, in both protocol eras. Until OAuth lands, a user is the server's auth.local_owner, so
-two servers (alice's and bob's) share one SQLite database seeded with the demo data."""
+MCP client, in both protocol eras, on SQLite and on PostgreSQL. Until OAuth lands, a user is the
+server's auth.local_owner, so two servers (alice's and bob's) share one database seeded with the
+demo data."""
 
 from __future__ import annotations
 
@@ -9,20 +10,29 @@ from pathlib import Path
 
 import pytest
 
-from support import REPO_ROOT, connect, plugin_manifest, text_of
+from support import REPO_ROOT, TEST_POSTGRES, PlugboardServer, connect, free_port, fresh_postgres_database, plugin_manifest, text_of
 
-SEED = REPO_ROOT / "examples" / "demo" / "sqlite.sql"
+DEMO = REPO_ROOT / "examples" / "demo"
 pytestmark = pytest.mark.anyio
 
 DATA_PLUGINS = {"projects": plugin_manifest("projects"), "meetings": plugin_manifest("meetings")}
 
 
-@pytest.fixture
-def two_users(make_server, tmp_path: Path):
-    database = f"sqlite:{tmp_path / 'shared.db'}"
-    alice = make_server("alice", DATA_PLUGINS, local_owner="alice", database=database, seed=SEED)
-    bob = make_server("bob", DATA_PLUGINS, local_owner="bob", database=database, seed=SEED)
-    return alice, bob
+@pytest.fixture(params=["sqlite", "postgres", "split"])
+def two_users(request, make_server, tmp_path: Path):
+    """alice's and bob's servers over one database: SQLite, PostgreSQL, or (split) each server's
+    own SQLite file for its state with the plugins' tables in PostgreSQL (a data: section)."""
+    if request.param == "sqlite":
+        database = f"sqlite:{tmp_path / 'shared.db'}"
+        options = {"database": database, "seed": DEMO / "sqlite.sql"}
+        return tuple(make_server(user, DATA_PLUGINS, local_owner=user, **options) for user in ("alice", "bob"))
+    if not TEST_POSTGRES:
+        pytest.skip("needs PLUGBOARD_TEST_POSTGRES (scripts/test starts a cluster)")
+    if request.param == "postgres":
+        options = {"database": fresh_postgres_database(), "seed": DEMO / "postgres.sql"}
+        return tuple(make_server(user, DATA_PLUGINS, local_owner=user, **options) for user in ("alice", "bob"))
+    data = fresh_postgres_database() | {"seed": str(DEMO / "postgres.sql")}
+    return tuple(make_server(user, DATA_PLUGINS, local_owner=user, database=f"sqlite:{tmp_path / f'{user}.db'}", data=data) for user in ("alice", "bob"))
 
 
 async def all_projects(client) -> list[dict]:
@@ -97,9 +107,47 @@ async def test_the_audit_log_records_every_call(two_users):
         await as_bob.call_tool("get_project", {"id": 1})
     alice.stop()  # the audit log is flushed at shutdown
     bob.stop()
-    tail = subprocess.run(
-        [str(alice.binary), "audit", "tail", "-n", "10", "--config", str(alice.config_path)], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
+    # Each server's state database holds its own calls (split) or both servers' (shared).
+    tail = [
+        line
+        for server in (alice, bob)
+        for line in subprocess.run(
+            [str(server.binary), "audit", "tail", "-n", "10", "--config", str(server.config_path)], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+    ]
     calls = [line for line in tail if "projects/get_project" in line]
     assert any("  alice  " in line and "  ok  rows=1 " in line for line in calls), tail
     assert any("  bob  " in line and "  tool_error  rows=0 " in line for line in calls), tail
+
+
+def test_migrate_hands_the_superuser_step_to_a_dba(tmp_path: Path, artifacts_dir: Path):
+    """Without a superuser login, `plugboard migrate` does the owner's part, then names each failed
+    check and prints the SQL a DBA runs; once it has run, migrate reports every plugin ready."""
+    if not TEST_POSTGRES:
+        pytest.skip("needs PLUGBOARD_TEST_POSTGRES (scripts/test starts a cluster)")
+    database = fresh_postgres_database(superuser=False)
+    server = PlugboardServer("migrate-dba", tmp_path, artifacts_dir, DATA_PLUGINS, database=database, seed=DEMO / "postgres.sql")
+    server.write_plugins()
+    server.write_config(free_port())
+    migrate = [str(server.binary), "migrate", "--config", str(server.config_path)]
+
+    first = subprocess.run(migrate, capture_output=True, text=True)
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "applied migration 1 audit log" in first.stdout and "seeded from" in first.stdout
+    assert "scoping NOT ready for plugins meetings, projects: PostgreSQL scoping is not set up" in first.stdout
+    assert first.stdout.count("REVOKE EXECUTE ON FUNCTION pg_catalog.set_config") == 1
+    assert "PUBLIC cannot execute set_config" in first.stdout
+    script = first.stdout[first.stdout.index("REVOKE EXECUTE ON FUNCTION pg_catalog.set_config") :]
+    script = script[: script.rindex(";") + 1]
+
+    host, port = TEST_POSTGRES.rsplit(":", 1)
+    name = database["url"].rsplit("/", 1)[1]
+    subprocess.run(
+        ["psql", "-q", "-h", host, "-p", port, "-U", "postgres", "-d", name, "-v", "ON_ERROR_STOP=1"], input=script, text=True, check=True, capture_output=True
+    )
+
+    second = subprocess.run(migrate, capture_output=True, text=True)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "schema up to date" in second.stdout and "already applied" in second.stdout
+    assert "scoping ready for plugin projects: projects, customers, currencies" in second.stdout
+    assert "scoping ready for plugin meetings: meetings, engagement_frames" in second.stdout

@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import NIOSSL
 import PostgresNIO
 
@@ -39,6 +40,19 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         "postgres://\(user)@\(socketDirectory.map { "[\($0)]" } ?? "\(host):\(port)")/\(database)"
     }
 
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        var configuration =
+            if let socketDirectory {
+                PostgresConnection.Configuration(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+            } else {
+                PostgresConnection.Configuration(
+                    host: host, port: port, username: user, password: password, database: database,
+                    tls: requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable)
+            }
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
+    }
+
     func clientConfiguration() throws -> PostgresClient.Configuration {
         if let socketDirectory {
             return PostgresClient.Configuration(
@@ -67,6 +81,18 @@ final class PostgresPool: Sendable {
         let client = PostgresClient(configuration: try location.clientConfiguration(), backgroundLogger: logger)
         self.client = client
         self.runner = Task { await client.run() }
+    }
+
+    /// Connects once, outside the pool: the pool retries a refused login with backoff for a
+    /// minute before it gives up with a generic error, while this fails in seconds with the cause.
+    func probe(logger: Logger) async throws {
+        do {
+            let connection = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.any(), configuration: try location.connectionConfiguration(), id: 0, logger: logger)
+            try await connection.close()
+        } catch {
+            throw StoreError("cannot connect to \(location): \(PostgresErrorText.describe(error))")
+        }
     }
 
     deinit {

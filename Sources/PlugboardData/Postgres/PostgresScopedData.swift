@@ -15,7 +15,8 @@ import Synchronization
 /// The extended protocol compiles exactly one statement per call.
 public final class PostgresScopedData: DataService {
     private let queries: PostgresPool
-    private let admin: PostgresPool?
+    private let owner: PostgresPool
+    private let superuser: PostgresPool?
     private let scoping: PostgresScoping
     /// The declarations last prepared, and the plugins among them that may query.
     private let prepared = Mutex<(declarations: [PluginTables], servable: Set<String>)?>(nil)
@@ -23,10 +24,13 @@ public final class PostgresScopedData: DataService {
 
     /// - Parameters:
     ///   - query: the restricted login plugin queries run as.
-    ///   - admin: the owner of the plugins' tables, which sets scoping up; nil to only check it.
-    public init(query: PostgresLocation, admin: PostgresLocation?, logger: Logger) throws {
+    ///   - owner: the owner of the plugins' tables (CREATEROLE), which sets up roles and policies.
+    ///   - superuser: a superuser login for the hardening only a superuser can do; nil when a DBA
+    ///     runs that SQL (the host prints it and refuses to serve queries until it has run).
+    public init(query: PostgresLocation, owner: PostgresLocation, superuser: PostgresLocation?, logger: Logger) throws {
         self.queries = try PostgresPool(query, logger: logger)
-        self.admin = try admin.map { try PostgresPool($0, logger: logger) }
+        self.owner = try PostgresPool(owner, logger: logger)
+        self.superuser = try superuser.map { try PostgresPool($0, logger: logger) }
         self.scoping = PostgresScoping(queryRole: query.user, database: query.database)
         self.logger = logger
     }
@@ -36,6 +40,8 @@ public final class PostgresScopedData: DataService {
     public func prepare(_ declarations: [PluginTables]) async -> [String: String] {
         if let done = prepared.withLock({ $0 }), done.declarations == declarations, done.servable.count == declarations.count { return [:] }
         do {
+            try await owner.probe(logger: logger)
+            try await queries.probe(logger: logger)
             var problems = try await describeTables(declarations)
             try await setUp(declarations.filter { problems[$0.plugin] == nil })
             problems.merge(try await verify(declarations.filter { problems[$0.plugin] == nil }), uniquingKeysWith: { first, _ in first })
@@ -44,14 +50,14 @@ public final class PostgresScopedData: DataService {
             return problems
         } catch {
             logger.error("cannot prepare PostgreSQL scoping: \(String(reflecting: error))")
-            return Dictionary(declarations.map { ($0.plugin, "cannot prepare PostgreSQL scoping: \(Self.describe(error))") }, uniquingKeysWith: { first, _ in first })
+            return Dictionary(declarations.map { ($0.plugin, "cannot prepare PostgreSQL scoping: \(PostgresErrorText.describe(error))") }, uniquingKeysWith: { first, _ in first })
         }
     }
 
     /// Refuses plugins whose declared tables or owner columns do not exist.
     private func describeTables(_ declarations: [PluginTables]) async throws -> [String: String] {
         var problems: [String: String] = [:]
-        let client = (admin ?? queries).client
+        let client = owner.client
         for declaration in declarations {
             for table in declaration.tables {
                 let column = table.ownerColumn ?? ""
@@ -77,10 +83,10 @@ public final class PostgresScopedData: DataService {
         return problems
     }
 
-    /// Runs the owner part of the setup, and the superuser part when the admin login is a superuser.
+    /// Runs the owner part of the setup, then the superuser part when a superuser login is configured.
     private func setUp(_ declarations: [PluginTables]) async throws {
-        guard let admin, !declarations.isEmpty else { return }
-        try await admin.client.withConnection { connection in
+        guard !declarations.isEmpty else { return }
+        try await owner.client.withConnection { connection in
             // Roles first: the query login (if the DBA has not made it) and one per plugin.
             let roles = [(scoping.queryRole, "LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS")]
                 + declarations.map { (PostgresScoping.role(for: $0.plugin), "NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS") }
@@ -95,10 +101,11 @@ public final class PostgresScopedData: DataService {
             for statement in scoping.ownerStatements(for: declarations) {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
-            if try await Self.isSuperuser(connection, logger: logger) {
-                for statement in scoping.superuserStatements(owner: admin.location.user) {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                }
+        }
+        guard let superuser else { return }
+        try await superuser.client.withConnection { connection in
+            for statement in scoping.superuserStatements(owner: owner.location.user) {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
         }
     }
@@ -107,7 +114,7 @@ public final class PostgresScopedData: DataService {
     private func verify(_ declarations: [PluginTables]) async throws -> [String: String] {
         guard !declarations.isEmpty else { return [:] }
         var failed: [String] = []
-        let client = (admin ?? queries).client
+        let client = owner.client
         for (name, condition) in scoping.checks(for: declarations) {
             let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(condition)"), logger: logger)
             for try await ok in rows.decode(Bool.self) where !ok { failed.append(name) }
@@ -123,16 +130,9 @@ public final class PostgresScopedData: DataService {
         }
         guard !failed.isEmpty else { return [:] }
         let problem = PostgresScopingProblem(
-            failedChecks: failed, superuserSQL: scoping.superuserStatements(owner: admin?.location.user ?? "<owner of the tables>"))
+            failedChecks: failed, superuserSQL: scoping.superuserStatements(owner: owner.location.user))
         logger.error("\(problem)")
         return Dictionary(declarations.map { ($0.plugin, problem.description) }, uniquingKeysWith: { first, _ in first })
-    }
-
-    static func isSuperuser(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        for try await value in try await connection.query("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", logger: logger).decode(Bool.self) {
-            return value
-        }
-        return false
     }
 
     // MARK: Queries
@@ -237,23 +237,33 @@ public final class PostgresScopedData: DataService {
         return QueryRows(columns: columns, rows: values, truncated: rows.count > limit)
     }
 
-    /// A cell as JSON: numbers, booleans and text as such, timestamps as ISO 8601, the rest as text.
+    /// A cell as JSON: numbers, booleans and text as such, timestamps as ISO 8601, dates as
+    /// YYYY-MM-DD. Results arrive in binary, so a type not listed here is refused with the cast
+    /// that fixes it rather than guessed at.
     static func json(_ cell: PostgresCell) throws -> JSONValue {
         guard cell.bytes != nil else { return .null }
         switch cell.dataType {
         case .int2, .int4, .int8, .oid: return .int(try cell.decode(Int64.self))
         case .float4, .float8: return .double(try cell.decode(Double.self))
-        case .numeric: return .double(Double(try cell.decode(String.self)) ?? .nan)
+        case .numeric:
+            // NUMERIC is exact; JSON numbers are doubles to most readers, so that is what it becomes.
+            let text = try cell.decode(Decimal.self).description
+            return Double(text).map(JSONValue.double) ?? .string(text)
         case .bool: return .bool(try cell.decode(Bool.self))
         case .timestamp, .timestamptz:
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            return .string(formatter.string(from: try cell.decode(Date.self)))
+            return .string(try cell.decode(Date.self).formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)))
+        case .date:
+            return .string(try cell.decode(Date.self).formatted(.iso8601.year().month().day()))
         case .json, .jsonb:
             let text = try cell.decode(String.self)
             return (try? JSONValue(parsing: text)) ?? .string(text)
-        default:
+        case .uuid:
+            return .string(try cell.decode(UUID.self).uuidString.lowercased())
+        case .text, .varchar, .bpchar, .name:
             return .string(try cell.decode(String.self))
+        default:
+            throw QueryRefusal(
+                "column '\(cell.columnName)' has a type (\(cell.dataType)) the host does not convert to JSON; cast it in the query, e.g. \(cell.columnName)::text")
         }
     }
 
@@ -275,12 +285,5 @@ public final class PostgresScopedData: DataService {
             if state == "34000" || state == "26000" { return "query refused: it uses something this plugin may not use" }
             return state.isEmpty ? "the query failed" : "the query failed (SQLSTATE \(state))"
         }
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? PSQLError {
-            return error.serverInfo?[.message] ?? "\(error.code)"
-        }
-        return "\(error)"
     }
 }

@@ -165,7 +165,7 @@ public struct PostgresScopingProblem: Error, Sendable, CustomStringConvertible {
     public var description: String {
         var text = "PostgreSQL scoping is not set up: " + failedChecks.joined(separator: "; ")
         if !superuserSQL.isEmpty {
-            text += ". Run `plugboard migrate` with a superuser database.admin_url, or run as a superuser in the database:\n"
+            text += ". Run `plugboard migrate` with database.superuser_url set to a superuser login, or run as a superuser in the database:\n"
                 + superuserSQL.map { $0 + ";" }.joined(separator: "\n")
         }
         return text

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Logging
 import PlugboardPlugins
@@ -15,6 +14,15 @@ public final class PostgresStore: HostStore {
     }
 
     public func migrate() async throws -> [String] {
+        try await pool.probe(logger: logger)
+        do {
+            return try await applyMigrations()
+        } catch {
+            throw StoreError("cannot migrate the database \(pool.location): \(PostgresErrorText.describe(error))")
+        }
+    }
+
+    private func applyMigrations() async throws -> [String] {
         try await pool.client.withTransaction(logger: logger) { connection in
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS plugboard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
@@ -27,7 +35,10 @@ public final class PostgresStore: HostStore {
             }
             var applied: [String] = []
             for migration in HostMigrations.all where !done.contains(migration.version) {
-                try await connection.query(PostgresQuery(unsafeSQL: migration.postgres), logger: logger)
+                // The extended protocol takes one statement per query.
+                for statement in SQLScript.statements(migration.postgres) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
                 try await connection.query(
                     "INSERT INTO plugboard_migrations (version, name) VALUES (\(migration.version), \(migration.name))", logger: logger)
                 applied.append("\(migration.version) \(migration.name)")
@@ -37,9 +48,16 @@ public final class PostgresStore: HostStore {
     }
 
     public func seed(_ path: String) async throws -> Bool {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let digest = SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
-        return try await pool.client.withTransaction(logger: logger) { connection in
+        let text = try SeedFile.read(path)
+        do {
+            return try await seed(text, digest: SeedFile.digest(text), path: path)
+        } catch {
+            throw StoreError.seed(path, failedWith: PostgresErrorText.describe(error))
+        }
+    }
+
+    private func seed(_ text: String, digest: String, path: String) async throws -> Bool {
+        try await pool.client.withTransaction(logger: logger) { connection in
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS plugboard_seeds (digest TEXT PRIMARY KEY, file TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
                 logger: logger)

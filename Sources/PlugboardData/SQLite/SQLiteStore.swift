@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import PlugboardPlugins
 
@@ -42,8 +41,8 @@ public final class SQLiteStore: HostStore {
     }
 
     public func seed(_ path: String) async throws -> Bool {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let digest = SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        let text = try SeedFile.read(path)
+        let digest = SeedFile.digest(text)
         return try await executor.run { connection in
             try connection.execute("BEGIN IMMEDIATE")
             do {
@@ -60,7 +59,7 @@ public final class SQLiteStore: HostStore {
                 return true
             } catch {
                 try? connection.execute("ROLLBACK")
-                throw error
+                throw StoreError.seed(path, failedWith: "\(error)")
             }
         }
     }

@@ -44,7 +44,7 @@ public enum ConfigurationLoader {
         func resolve(_ path: String) -> String {
             path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: base + "/")).standardizedFileURL.path
         }
-        let sections = try root.mapping(allowed: ["server", "auth", "plugins", "database", "tools", "logging"])
+        let sections = try root.mapping(allowed: ["server", "auth", "plugins", "database", "data", "tools", "logging"])
 
         let serverKeys = try sections["server"]?.mapping(allowed: [
             "listen", "public_url", "allowed_origins", "allowed_hosts", "max_body_bytes", "page_size", "list_ttl_ms", "name", "instructions",
@@ -125,22 +125,8 @@ public enum ConfigurationLoader {
             toolOverlays: overlays,
             isolation: isolation
         )
-        let databaseKeys = try sections["database"]?.mapping(allowed: ["url", "seed"]) ?? [:]
-        let location: ServerConfiguration.Database.Location
-        if let urlNode = databaseKeys["url"] {
-            let url = try urlNode.string()
-            guard url.hasPrefix("sqlite:") else {
-                throw urlNode.error("database.url must be sqlite:<path> (PostgreSQL support is not in this build yet)")
-            }
-            // sqlite:relative/path, sqlite:/absolute/path or sqlite:///absolute/path
-            var path = String(url.dropFirst("sqlite:".count))
-            if path.hasPrefix("///") { path.removeFirst(2) }
-            location = .sqlite(path: resolve(path))
-        } else {
-            location = .sqlite(path: "\(stateDirectory)/plugboard.db")
-        }
-        let seed = try databaseKeys["seed"].map { node throws(PluginRefusal) in resolve(try node.string()) }
-        let database = ServerConfiguration.Database(location: location, seed: seed)
+        let databases = try DatabaseConfigurationReader.read(
+            database: sections["database"], data: sections["data"], stateDirectory: stateDirectory, resolve: resolve)
         let reload = ServerConfiguration.Reload(
             watch: watch,
             debounceMilliseconds: try pluginKeys["debounce_ms"]?.integer(in: 0...60_000) ?? 250,
@@ -151,6 +137,6 @@ public enum ConfigurationLoader {
         guard let level = Logger.Level(rawValue: levelName) else {
             throw (loggingKeys["level"] ?? root).error("logging.level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        return ServerConfiguration(file: file, server: server, auth: auth, plugins: plugins, database: database, reload: reload, logLevel: level)
+        return ServerConfiguration(file: file, server: server, auth: auth, plugins: plugins, database: databases.host, data: databases.data, reload: reload, logLevel: level)
     }
 }

@@ -7,21 +7,11 @@ public struct ServerConfiguration: Sendable {
     public var server: Server
     public var auth: Auth
     public var plugins: PluginHostConfiguration
-    public var database: Database
+    /// Where the host keeps its state (audit; users, clients and tokens with OAuth).
+    public var database: DatabaseLocation
+    public var data: PluginDataConfiguration
     public var reload: Reload
     public var logLevel: Logger.Level
-
-    /// Where the host keeps its state and plugins' data live.
-    public struct Database: Sendable, Equatable {
-        public enum Location: Sendable, Equatable {
-            /// An embedded SQLite file.
-            case sqlite(path: String)
-        }
-
-        public var location: Location
-        /// SQL run once into the database (demo data), remembered by its digest.
-        public var seed: String?
-    }
 
     /// How the running server follows changes to plugins and config.yaml.
     public struct Reload: Sendable, Equatable {
