@@ -33,6 +33,7 @@ let package = Package(
     products: [
         .executable(name: "plugboard", targets: ["PlugboardCLI"]),
         .executable(name: "bench-raw-route", targets: ["BenchRawRoute"]),
+        .executable(name: "bench-raw-query", targets: ["BenchRawQuery"]),
         .library(name: "PlugboardKit", targets: ["PlugboardKit"]),
     ]
         + examplePlugins.map { .library(name: $0.product, type: .dynamic, targets: [$0.target]) }
@@ -115,6 +116,12 @@ let package = Package(
             name: "BenchRawRoute",
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
             path: "bench/RawRoute"
+        ),
+        // The data benchmark's baseline: the same list_projects query straight through PostgresNIO.
+        .executableTarget(
+            name: "BenchRawQuery",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "bench/RawQuery"
         ),
         .testTarget(
             name: "PlugboardTests",

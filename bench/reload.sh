@@ -5,16 +5,9 @@
 # Usage: bench/reload.sh   (release build; not part of the test suite)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+source bench/lib.sh
 swift build -c release 2>&1 | grep -E "error|Build complete" | tail -1
 BIN=$PWD/.build/release
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # start NAME PORT ISOLATION: a server with the demo plugin and `versioned` (library next to its manifest).
 start() {

@@ -1,15 +1,18 @@
--- wrk script: POST one MCP tools/call (handshake era, stateless) for the tool named by TOOL.
+-- wrk script: POST one MCP tools/call (handshake era, stateless): the tool named by TOOL with the
+-- JSON object ARGUMENTS; an answer counts only if it is a 200 containing EXPECT.
 local tool = os.getenv("TOOL") or "say"
+local arguments = os.getenv("ARGUMENTS") or '{"text":"hello"}'
+local expect = os.getenv("EXPECT") or '"hello"'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
-wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"' .. tool .. '","arguments":{"text":"hello"}}}'
+wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"' .. tool .. '","arguments":' .. arguments .. '}}'
 
--- Any answer but 200 would make the figures meaningless: count them.
+-- Any other answer would make the figures meaningless: count them.
 local failures = 0
 response = function(status, headers, body)
-  if status ~= 200 or not string.find(body, '"hello"', 1, true) then failures = failures + 1 end
+  if status ~= 200 or not string.find(body, expect, 1, true) then failures = failures + 1 end
 end
 done = function(summary, latency, requests)
   io.write(string.format("failures: %d\n", failures))

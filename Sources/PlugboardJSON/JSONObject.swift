@@ -5,10 +5,27 @@ public struct JSONObject: Sendable, Equatable {
 
     public init() { self.entries = [] }
 
+    /// A later entry with a key already seen replaces the earlier one's value.
     public init(_ entries: [(key: String, value: JSONValue)]) {
-        self.entries = []
-        self.entries.reserveCapacity(entries.count)
-        for entry in entries { self[entry.key] = entry.value }
+        guard entries.count > 16 else {
+            self.entries = []
+            self.entries.reserveCapacity(entries.count)
+            for entry in entries { self[entry.key] = entry.value }
+            return
+        }
+        // Large objects (encoded dictionaries): index by key instead of scanning.
+        var positions: [String: Int] = [:]
+        var unique: [(key: String, value: JSONValue)] = []
+        unique.reserveCapacity(entries.count)
+        for entry in entries {
+            if let position = positions[entry.key] {
+                unique[position].value = entry.value
+            } else {
+                positions[entry.key] = unique.count
+                unique.append(entry)
+            }
+        }
+        self.entries = unique
     }
 
     public var isEmpty: Bool { entries.isEmpty }

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import PlugboardJSON
 
 /// One call in progress: who it runs for, and the host services it may use.
 public struct CallContext: Sendable {
@@ -35,16 +36,14 @@ public struct CallContext: Sendable {
     /// Runs a read (or, for tools that declare `writes: true`, a write) scoped to the call's
     /// owner. Parameters are positional (`$1`, `$2`, ...).
     public func query(_ sql: String, _ parameters: [QueryValue] = []) async throws -> QueryResult {
-        struct Request: Encodable {
-            let sql: String
-            let params: [QueryValue]
-        }
-        let request = try JSONEncoder().encode(Request(sql: sql, params: parameters))
-        let reply = await host.query(id, request: [UInt8](request))
+        // PlugboardJSON rather than Codable: decoding rows of untyped values through JSONDecoder
+        // costs more CPU than the database round trips it waits for.
+        let request: JSONValue = ["sql": .string(sql), "params": .array(parameters.map(\.json))]
+        let reply = await host.query(id, request: request.jsonBytes)
         guard reply.status == PB_OK else {
             throw QueryError(status: reply.status, message: String(decoding: reply.bytes, as: UTF8.self))
         }
-        return try JSONDecoder().decode(QueryResult.self, from: Data(reply.bytes))
+        return try QueryResult(json: JSONValue(parsing: reply.bytes))
     }
 }
 

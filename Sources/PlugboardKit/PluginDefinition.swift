@@ -1,3 +1,4 @@
+import PlugboardJSON
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -52,7 +53,7 @@ public struct PluginDefinition: Sendable {
             }
             do {
                 let content = try await body(request, call)
-                return PluginReply(status: PB_OK, bytes: try content.encoded(uri: request.uri))
+                return PluginReply(status: PB_OK, bytes: content.encoded(uri: request.uri))
             } catch {
                 return PluginReply(error: error)
             }
@@ -73,7 +74,7 @@ public struct PluginDefinition: Sendable {
             }
             do {
                 let result = try await body(request, call)
-                return PluginReply(status: PB_OK, bytes: try JSONEncoder().encode(result).asBytes)
+                return PluginReply(status: PB_OK, bytes: try JSONValueEncoder().encode(result).jsonBytes)
             } catch {
                 return PluginReply(error: error)
             }
@@ -131,8 +132,4 @@ func describe(_ error: DecodingError) -> String {
     @unknown default:
         return "\(error)"
     }
-}
-
-extension Data {
-    var asBytes: [UInt8] { [UInt8](self) }
 }

@@ -1,3 +1,6 @@
+import CPlugboard
+import PlugboardJSON
+
 /// A value bound to a positional query parameter, or read from a result row.
 public enum QueryValue: Sendable, Equatable, Codable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral
@@ -64,12 +67,45 @@ public enum QueryValue: Sendable, Equatable, Codable, ExpressibleByStringLiteral
     }
 }
 
+extension QueryValue {
+    var json: JSONValue {
+        switch self {
+        case .null: .null
+        case .bool(let value): .bool(value)
+        case .int(let value): .int(value)
+        case .double(let value): .double(value)
+        case .string(let value): .string(value)
+        }
+    }
+
+    /// Cells are scalars; anything else (JSON columns) arrives as its JSON text.
+    init(_ json: JSONValue) {
+        switch json {
+        case .null: self = .null
+        case .bool(let value): self = .bool(value)
+        case .int(let value): self = .int(value)
+        case .double(let value): self = .double(value)
+        case .string(let value): self = .string(value)
+        case .array, .object: self = .string(json.jsonString)
+        }
+    }
+}
+
 /// Rows returned by a scoped query.
-public struct QueryResult: Sendable, Decodable {
+public struct QueryResult: Sendable {
     public let columns: [String]
     public let rows: [[QueryValue]]
     /// True when the tool's row cap cut the result short.
     public let truncated: Bool
+
+    init(json: JSONValue) throws(QueryError) {
+        guard let columns = json["columns"]?.arrayValue, let rows = json["rows"]?.arrayValue else {
+            throw QueryError(status: PB_INTERNAL_ERROR, message: "the host's query reply has no columns or rows")
+        }
+        self.columns = columns.map { $0.stringValue ?? "" }
+        self.rows = rows.map { row in (row.arrayValue ?? []).map(QueryValue.init) }
+        self.truncated = json["truncated"]?.boolValue ?? false
+    }
 }
 
 /// A scoped query the host refused or could not run.

@@ -1,3 +1,4 @@
+import PlugboardJSON
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -31,26 +32,19 @@ public enum ResourceContent: Sendable {
 
     /// An `Encodable` value rendered as JSON text.
     public static func json<Value: Encodable>(_ value: Value) throws -> ResourceContent {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return .text(String(decoding: try encoder.encode(value), as: UTF8.self), mimeType: "application/json")
+        .text(try JSONValueEncoder().encode(value).jsonString, mimeType: "application/json")
     }
 
-    func encoded(uri: String) throws -> [UInt8] {
-        struct Item: Encodable {
-            let uri: String
-            let mimeType: String
-            let text: String?
-            let blob: String?
-        }
-        struct Contents: Encodable { let contents: [Item] }
-        let item: Item
+    func encoded(uri: String) -> [UInt8] {
+        var item: JSONObject = ["uri": .string(uri)]
         switch self {
         case .text(let text, let mimeType):
-            item = Item(uri: uri, mimeType: mimeType, text: text, blob: nil)
+            item["mimeType"] = .string(mimeType)
+            item["text"] = .string(text)
         case .blob(let bytes, let mimeType):
-            item = Item(uri: uri, mimeType: mimeType, text: nil, blob: Data(bytes).base64EncodedString())
+            item["mimeType"] = .string(mimeType)
+            item["blob"] = .string(Data(bytes).base64EncodedString())
         }
-        return [UInt8](try JSONEncoder().encode(Contents(contents: [item])))
+        return JSONValue.object(["contents": .array([.object(item)])]).jsonBytes
     }
 }

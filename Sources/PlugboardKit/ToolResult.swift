@@ -24,14 +24,13 @@ public struct ToolResult: Sendable {
         ToolResult(content: [.text(text)])
     }
 
-    /// A structured value (for tools with an `output_schema`), also rendered as JSON text for
-    /// clients that only read text content.
+    /// A structured value (for tools with an `output_schema`). The host adds the same JSON as a
+    /// text block for clients that only read text content. Keys keep the order the type encodes
+    /// them in; dates become ISO 8601 strings (see `JSONValueEncoder`).
     public static func structured<Value: Encodable>(_ value: Value) -> ToolResult {
         do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let json = [UInt8](try encoder.encode(value))
-            var result = ToolResult(content: [.text(String(decoding: json, as: UTF8.self))])
+            let json = try JSONValueEncoder().encode(value).jsonBytes
+            var result = ToolResult(content: [])
             result.structuredJSON = json
             return result
         } catch {

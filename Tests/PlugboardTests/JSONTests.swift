@@ -1,3 +1,4 @@
+import Foundation
 import PlugboardJSON
 import Testing
 
@@ -51,5 +52,53 @@ struct JSONTests {
         #expect(JSONValue.double(0.1).jsonString == "0.1")
         #expect(JSONValue.double(.infinity).jsonString == "null")
         #expect(JSONValue.int(Int64.min).jsonString == "-9223372036854775808")
+    }
+}
+
+@Suite("Encoding Swift values to JSON")
+struct JSONValueEncoderTests {
+    struct Inner: Encodable {
+        let flag: Bool
+        let tags: [String]
+    }
+
+    struct Outer: Encodable {
+        let id: Int64
+        let name: String
+        let ratio: Double
+        let missing: String?
+        let inner: Inner
+        let nested: [[Int]]
+        let lookup: [String: Int]
+        let at: Date
+        let blob: Data
+        let kind: Kind
+
+        enum Kind: String, Encodable { case a, b }
+    }
+
+    @Test("keys keep the type's order; scalars, optionals, nesting, dictionaries, dates and data encode as documented")
+    func encodes() throws {
+        let value = Outer(
+            id: 7, name: "x\"y", ratio: 0.25, missing: nil, inner: Inner(flag: true, tags: ["p", "q"]), nested: [[1], []], lookup: ["k": 1],
+            at: Date(timeIntervalSince1970: 0), blob: Data([1, 2, 3]), kind: .b)
+        let json = try JSONValueEncoder().encode(value)
+        #expect(
+            json.jsonString
+                == #"{"id":7,"name":"x\"y","ratio":0.25,"inner":{"flag":true,"tags":["p","q"]},"nested":[[1],[]],"lookup":{"k":1},"at":"1970-01-01T00:00:00Z","blob":"AQID","kind":"b"}"#
+        )
+    }
+
+    @Test("a non-finite number is an error, as with JSONEncoder")
+    func nonFinite() {
+        #expect(throws: EncodingError.self) { try JSONValueEncoder().encode(["x": Double.nan]) }
+    }
+
+    @Test("a large dictionary keeps every key once")
+    func largeDictionary() throws {
+        let dictionary = Dictionary(uniqueKeysWithValues: (0..<1000).map { ("key\($0)", $0) })
+        let json = try JSONValueEncoder().encode(dictionary)
+        #expect(json.objectValue?.count == 1000)
+        #expect(json["key999"] == 999)
     }
 }

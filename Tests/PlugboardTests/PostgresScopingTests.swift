@@ -156,6 +156,11 @@ final class PostgresScopingTests {
             "capped_sql", arguments: ["sql": "SELECT generate_series(1, 20000000)"], context: context)
         #expect(capped["structuredContent"]?["rows"] == [[1], [2], [3]], "\(capped.jsonString)")
         #expect(capped["structuredContent"]?["truncated"] == true)
+        // Text shaped to close the subquery the cap wraps it in: the cap still binds last.
+        let escape = try await host.servingCatalog.callTool(
+            "capped_sql", arguments: ["sql": "SELECT 1) AS a UNION ALL SELECT * FROM (SELECT generate_series(1, 20000000)"], context: context)
+        #expect(escape["structuredContent"]?["rows"]?.arrayValue?.count == 3, "\(escape.jsonString)")
+        #expect(escape["structuredContent"]?["truncated"] == true)
         #expect(ContinuousClock.now - started < .seconds(3))
     }
 }

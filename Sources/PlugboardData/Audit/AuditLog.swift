@@ -33,6 +33,8 @@ public final class AuditLog: AuditSink {
     public func stop() async {
         flusher.withLock { $0 }?.cancel()
         await flush()
+        let lost = pending.withLock { $0.count }
+        if lost > 0 { logger.error("\(lost) audit record(s) could not be written before shutdown") }
     }
 
     public func flush() async {
@@ -41,10 +43,22 @@ public final class AuditLog: AuditSink {
             return pending
         }
         guard !batch.isEmpty else { return }
+        // Shutdown cancels the tasks that flush; the write must not be cancelled with them (the
+        // PostgreSQL pool gives up on a cancelled task), so it runs in a task of its own.
+        let store = self.store
         do {
-            try await store.append(batch)
+            try await Task { try await store.append(batch) }.value
         } catch {
-            logger.error("cannot write \(batch.count) audit record(s): \(error)")
+            // Kept for the next flush, up to a bound: a database that stays down must not take the memory with it.
+            let dropped = pending.withLock { pending -> Int in
+                pending = batch + pending
+                let excess = max(0, pending.count - Self.maximumPending)
+                pending.removeFirst(excess)
+                return excess
+            }
+            logger.error("cannot write \(batch.count) audit record(s), will retry\(dropped > 0 ? "; dropped the \(dropped) oldest" : ""): \(error)")
         }
     }
+
+    static let maximumPending = 100_000
 }

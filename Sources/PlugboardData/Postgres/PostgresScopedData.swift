@@ -10,8 +10,8 @@ import Synchronization
 ///
 /// Each call runs, on a pooled connection of the restricted query login, as one transaction:
 /// `BEGIN [READ ONLY]`; one statement setting the owner, the statement timeout and the plugin's
-/// role transaction-locally (all as parameters); the plugin's statement (SELECTs through a cursor,
-/// so the row cap stops the server too); a check of what ran; `ROLLBACK` for read tools.
+/// role transaction-locally (all as parameters); the plugin's statement (reads with the row cap
+/// written into them, so it stops the server too); a check of what ran; `ROLLBACK` for read tools.
 /// The extended protocol compiles exactly one statement per call.
 public final class PostgresScopedData: DataService {
     private let queries: PostgresPool
@@ -144,14 +144,17 @@ public final class PostgresScopedData: DataService {
         } catch {
             return .failure(PB_INVALID_ARGUMENTS, error.message)
         }
-        if let refusal = StatementGate.refusal(parsed.sql, writes: scope.writes) {
-            return .failure(PB_INVALID_ARGUMENTS, "query refused: \(refusal)")
+        let statement: StatementGate.Statement
+        do {
+            statement = try StatementGate.check(parsed.sql, writes: scope.writes)
+        } catch {
+            return .failure(PB_INVALID_ARGUMENTS, "query refused: \(error.message)")
         }
         guard prepared.withLock({ $0?.servable.contains(scope.plugin) }) == true else {
             return .failure(PB_INVALID_ARGUMENTS, "query refused: plugin '\(scope.plugin)' declares no tables (add them under data.tables in its manifest)")
         }
         do {
-            let rows = try await run(parsed, scope: scope, owner: owner)
+            let rows = try await run(statement, parameters: parsed.parameters, scope: scope, owner: owner)
             return QueryReply(status: PB_OK, bytes: rows.json.jsonBytes, rows: rows.rows.count)
         } catch let refusal as QueryRefusal {
             return .failure(PB_TOOL_ERROR, refusal.message)
@@ -163,39 +166,62 @@ public final class PostgresScopedData: DataService {
         }
     }
 
-    private func run(_ request: ScopedQueryRequest, scope: QueryScope, owner: String) async throws -> QueryRows {
-        let bindings = try Self.bindings(request.parameters)
-        let readsThroughCursor = StatementGate.words(request.sql).map { ["SELECT", "WITH", "VALUES"].contains($0.first ?? "") } ?? false
+    private func run(_ statement: StatementGate.Statement, parameters: [JSONValue], scope: QueryScope, owner: String) async throws -> QueryRows {
+        let bindings = try Self.bindings(parameters)
         let milliseconds = max(1, Int(scope.timeout.timeInterval * 1000))
         return try await queries.client.withConnection { connection in
-            try await connection.query(scope.writes ? "BEGIN" : "BEGIN READ ONLY", logger: logger)
-            do {
-                try await connection.query(
+            // The set-up goes out back to back with the statement: the driver runs them in order,
+            // each as soon as the previous one is done, without waking this task in between. If
+            // one fails, what follows fails too or runs with no privileges at all (as the query
+            // login, outside the plugin's role).
+            let setUp: [EventLoopFuture<PostgresQueryResult>] = [
+                connection.query(scope.writes ? "BEGIN" : "BEGIN READ ONLY", logger: logger),
+                connection.query(
                     """
                     SELECT set_config('plugboard.owner', \(owner), true), set_config('statement_timeout', \(String(milliseconds)), true),
                            set_config('role', \(PostgresScoping.role(for: scope.plugin)), true)
-                    """, logger: logger)
+                    """, logger: logger),
+            ]
+            do {
                 var result: QueryRows
-                if readsThroughCursor {
-                    // A cursor lets the row cap stop the server, not just the reading.
-                    try await connection.query(PostgresQuery(unsafeSQL: "DECLARE pb_rows NO SCROLL CURSOR FOR " + request.sql, binds: bindings), logger: logger)
-                    let rows = try await connection.query(PostgresQuery(unsafeSQL: "FETCH FORWARD \(scope.maxRows + 1) FROM pb_rows"), logger: logger)
-                    result = try await Self.collect(rows, limit: scope.maxRows)
+                if statement.isRead {
+                    // The cap is part of the statement, so the server stops at it too.
+                    let capped = PostgresQuery(unsafeSQL: Self.capped(statement.body, rows: scope.maxRows + 1), binds: bindings)
+                    result = try await Self.collect(try await connection.query(capped, logger: logger), limit: scope.maxRows)
                 } else {
-                    let outcome = try await connection.query(PostgresQuery(unsafeSQL: request.sql, binds: bindings), logger: logger).get()
+                    let outcome = try await connection.query(PostgresQuery(unsafeSQL: String(statement.body), binds: bindings), logger: logger).get()
                     guard ["INSERT", "UPDATE", "DELETE", "SELECT", "MERGE"].contains(outcome.metadata.command) else {
                         throw QueryRefusal("only SELECT, INSERT, UPDATE and DELETE statements are allowed")
                     }
                     result = try Self.collect(outcome.rows, limit: scope.maxRows)
                     result.rowsAffected = outcome.metadata.rows
                 }
-                try await connection.query(scope.writes && !readsThroughCursor ? "COMMIT" : "ROLLBACK", logger: logger)
+                for step in setUp { _ = try await step.get() }
+                try await connection.query(scope.writes && !statement.isRead ? "COMMIT" : "ROLLBACK", logger: logger)
                 return result
             } catch {
+                // The first failure is the cause; the statements after it only report the aborted transaction.
+                var cause = error
+                for step in setUp {
+                    do {
+                        _ = try await step.get()
+                    } catch {
+                        cause = error
+                        break
+                    }
+                }
                 _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
+                throw cause
             }
         }
+    }
+
+    /// A read with a row limit of its own: the plugin's statement becomes a subquery, and the
+    /// LIMIT written last binds to the outermost query whatever the statement says (text that
+    /// tried to swallow it, an open quote or comment, makes the statement invalid instead).
+    /// The newline ends a trailing `--` comment (the gate took off the terminating `;`).
+    static func capped(_ sql: Substring, rows: Int) -> String {
+        "SELECT * FROM (\n\(sql)\n) AS pb_rows LIMIT \(rows)"
     }
 
     static func bindings(_ parameters: [JSONValue]) throws -> PostgresBindings {

@@ -57,8 +57,10 @@ public final class SQLiteScopedData: DataService {
         } catch {
             return .failure(PB_INVALID_ARGUMENTS, error.message)
         }
-        if let refusal = StatementGate.refusal(parsed.sql, writes: scope.writes) {
-            return .failure(PB_INVALID_ARGUMENTS, "query refused: \(refusal)")
+        do {
+            _ = try StatementGate.check(parsed.sql, writes: scope.writes)
+        } catch {
+            return .failure(PB_INVALID_ARGUMENTS, "query refused: \(error.message)")
         }
         let layout = self.layout.withLock { $0 }
         guard let plugin = layout.plugins[scope.plugin] else {

@@ -4,49 +4,93 @@ enum StatementGate {
     static let readKinds: Set<String> = ["SELECT", "WITH", "VALUES"]
     static let writeKinds: Set<String> = ["SELECT", "WITH", "VALUES", "INSERT", "UPDATE", "DELETE"]
 
-    /// Why the statement is refused, or nil if it may go on.
-    static func refusal(_ sql: String, writes: Bool) -> String? {
-        if sql.utf8.contains(0) { return "the statement contains a NUL byte" }
-        guard let words = words(sql) else { return "the statement has an unterminated quote" }
-        guard let first = words.first else { return "the statement is empty" }
+    /// A statement the gate let through.
+    struct Statement {
+        /// Its first word, upper-cased (SELECT, WITH, INSERT ...).
+        let kind: String
+        /// The statement without its terminating `;` and what follows it (only comments).
+        let body: Substring
+        var isRead: Bool { readKinds.contains(kind) }
+    }
+
+    static func check(_ sql: String, writes: Bool) throws(QueryRefusal) -> Statement {
+        if sql.utf8.contains(0) { throw QueryRefusal("the statement contains a NUL byte") }
+        guard let tokens = tokens(sql) else { throw QueryRefusal("the statement has an unterminated quote") }
+        let end = tokens.firstIndex(where: \.isSemicolon)
+        if let end, tokens[end...].contains(where: { !$0.isSemicolon }) {
+            throw QueryRefusal("one statement per call: remove what follows the ';'")
+        }
+        let words = tokens.prefix(upTo: end ?? tokens.endIndex).map(\.text)
+        guard let first = words.first else { throw QueryRefusal("the statement is empty") }
         guard (writes ? writeKinds : readKinds).contains(first) else {
-            return writes
-                ? "only SELECT, WITH, VALUES, INSERT, UPDATE and DELETE statements are allowed, not \(first)"
-                : "this tool is read-only: only SELECT, WITH and VALUES statements are allowed, not \(first)"
+            throw QueryRefusal(
+                writes
+                    ? "only SELECT, WITH, VALUES, INSERT, UPDATE and DELETE statements are allowed, not \(first)"
+                    : "this tool is read-only: only SELECT, WITH and VALUES statements are allowed, not \(first)")
         }
         for (word, next) in zip(words, words.dropFirst()) {
             // Conflict clauses turn the scoping triggers' inserts into replaces of other owners' rows.
-            if (word == "INSERT" || word == "UPDATE") && next == "OR" { return "\(word) OR ... conflict clauses are not allowed" }
-            if word == "REPLACE" && next == "INTO" { return "REPLACE INTO is not allowed" }
+            if (word == "INSERT" || word == "UPDATE") && next == "OR" { throw QueryRefusal("\(word) OR ... conflict clauses are not allowed") }
+            if word == "REPLACE" && next == "INTO" { throw QueryRefusal("REPLACE INTO is not allowed") }
         }
-        return nil
+        let body = end.flatMap { Substring(sql.utf8.prefix(tokens[$0].offset)) } ?? Substring(sql)
+        return Statement(kind: first, body: body)
     }
 
-    /// The bare words outside strings, quoted identifiers and comments, upper-cased, in order;
-    /// nil when a quote is never closed.
-    static func words(_ sql: String) -> [String]? {
+    /// A bare word (upper-cased) or `;`, outside strings, quoted identifiers and comments.
+    struct Token {
+        let text: String
+        /// Where it starts, in UTF-8 bytes.
+        let offset: Int
+        var isSemicolon: Bool { text == ";" }
+    }
+
+    /// The words and semicolons of `sql` in order; nil when a quote is never closed. Knows
+    /// SQLite's and PostgreSQL's quotes, including PostgreSQL's `$tag$` dollar quotes.
+    static func tokens(_ sql: String) -> [Token]? {
         let bytes = Array(sql.utf8)
-        var words: [String] = []
+        let count = bytes.count
+        var tokens: [Token] = []
         var index = 0
-        func starts(_ text: String, at offset: Int) -> Bool {
-            let pattern = Array(text.utf8)
-            return offset + pattern.count <= bytes.count && Array(bytes[offset..<offset + pattern.count]) == pattern
+        func at(_ offset: Int, _ first: UInt8, _ second: UInt8) -> Bool {
+            offset + 1 < count && bytes[offset] == first && bytes[offset + 1] == second
         }
-        while index < bytes.count {
+        /// The length of a `$tag$` opening a dollar quote at `offset` (not `$1`, not inside a word).
+        func dollarTag(at offset: Int) -> Int? {
+            guard bytes[offset] == UInt8(ascii: "$"), offset == 0 || !isWordByte(bytes[offset - 1]) else { return nil }
+            var end = offset + 1
+            while end < count, bytes[end] != UInt8(ascii: "$") {
+                guard end == offset + 1 ? isWordStart(bytes[end]) : isWordByte(bytes[end]) else { return nil }
+                end += 1
+            }
+            return end < count ? end - offset + 1 : nil
+        }
+        while index < count {
             let byte = bytes[index]
-            if starts("--", at: index) {
-                while index < bytes.count, bytes[index] != UInt8(ascii: "\n") { index += 1 }
-            } else if starts("/*", at: index) {
+            if at(index, UInt8(ascii: "-"), UInt8(ascii: "-")) {
+                while index < count, bytes[index] != UInt8(ascii: "\n") { index += 1 }
+            } else if at(index, UInt8(ascii: "/"), UInt8(ascii: "*")) {
                 index += 2
-                while index < bytes.count, !starts("*/", at: index) { index += 1 }
+                while index < count, !at(index, UInt8(ascii: "*"), UInt8(ascii: "/")) { index += 1 }
                 index += 2
+            } else if let length = dollarTag(at: index) {
+                let tag = bytes[index..<index + length]
+                index += length
+                while true {
+                    guard index + length <= count else { return nil }
+                    if bytes[index..<index + length].elementsEqual(tag) {
+                        index += length
+                        break
+                    }
+                    index += 1
+                }
             } else if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "`") || byte == UInt8(ascii: "[") {
                 let close = byte == UInt8(ascii: "[") ? UInt8(ascii: "]") : byte
                 index += 1
                 while true {
-                    guard index < bytes.count else { return nil }
+                    guard index < count else { return nil }
                     if bytes[index] == close {
-                        if close != UInt8(ascii: "]"), index + 1 < bytes.count, bytes[index + 1] == close {
+                        if close != UInt8(ascii: "]"), index + 1 < count, bytes[index + 1] == close {
                             index += 2
                             continue
                         }
@@ -55,15 +99,18 @@ enum StatementGate {
                     }
                     index += 1
                 }
+            } else if byte == UInt8(ascii: ";") {
+                tokens.append(Token(text: ";", offset: index))
+                index += 1
             } else if isWordStart(byte) {
                 let start = index
-                while index < bytes.count, isWordByte(bytes[index]) { index += 1 }
-                words.append(String(decoding: bytes[start..<index], as: UTF8.self).uppercased())
+                while index < count, isWordByte(bytes[index]) { index += 1 }
+                tokens.append(Token(text: String(decoding: bytes[start..<index], as: UTF8.self).uppercased(), offset: start))
             } else {
                 index += 1
             }
         }
-        return words
+        return tokens
     }
 
     private static func isWordStart(_ byte: UInt8) -> Bool {

@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import PlugboardData
+import PlugboardPlugins
+import Synchronization
+import Testing
+
+/// A real SQLite store that fails a given number of writes first, and refuses to write from a
+/// cancelled task the way the PostgreSQL pool does.
+final class FlakyStore: HostStore {
+    let store: SQLiteStore
+    let failures: Mutex<Int>
+
+    init(path: String, failures: Int) throws {
+        store = try SQLiteStore(path: path)
+        self.failures = Mutex(failures)
+    }
+
+    func migrate() async throws -> [String] { try await store.migrate() }
+    func seed(_ path: String) async throws -> Bool { try await store.seed(path) }
+    func audit(limit: Int, after: Int64?) async throws -> [AuditRecord] { try await store.audit(limit: limit, after: after) }
+
+    func append(_ events: [AuditEvent]) async throws {
+        try Task.checkCancellation()
+        let fail = failures.withLock { remaining -> Bool in
+            defer { remaining = max(0, remaining - 1) }
+            return remaining > 0
+        }
+        if fail { throw TestFailure("the database is down") }
+        try await store.append(events)
+    }
+}
+
+@Suite("The audit log")
+struct AuditLogTests {
+    func event(_ tool: String) -> AuditEvent {
+        AuditEvent(
+            at: Date(), owner: "alice", client: nil, tool: tool, plugin: "demo", argumentsDigest: "00", rows: 0, bytes: 1, duration: .milliseconds(1),
+            outcome: .ok)
+    }
+
+    func folder() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test("a failed write is kept and written by the next flush, in order")
+    func retries() async throws {
+        let store = try FlakyStore(path: "\(folder())/state.db", failures: 1)
+        _ = try await store.migrate()
+        let log = AuditLog(store: store, logger: TestSupport.logger)
+        log.record(event("first"))
+        await log.flush()
+        #expect(try await store.audit(limit: 10, after: nil).isEmpty)
+        log.record(event("second"))
+        await log.flush()
+        #expect(try await store.audit(limit: 10, after: nil).map(\.event.tool) == ["first", "second"])
+    }
+
+    @Test("shutdown's cancellation does not cancel the last write")
+    func cancelled() async throws {
+        let store = try FlakyStore(path: "\(folder())/state.db", failures: 0)
+        _ = try await store.migrate()
+        let log = AuditLog(store: store, logger: TestSupport.logger)
+        log.record(event("last"))
+        let shutdown = Task {
+            try? await Task.sleep(for: .seconds(30))
+            await log.stop()
+        }
+        shutdown.cancel()
+        await shutdown.value
+        #expect(try await store.audit(limit: 10, after: nil).map(\.event.tool) == ["last"])
+    }
+}
