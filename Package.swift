@@ -50,6 +50,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // The C ABI: the only thing host and plugins share.
@@ -91,12 +92,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // OAuth 2.1: the authorization server's logic and the resource server's token checks. No HTTP.
+        .target(
+            name: "PlugboardAuth",
+            dependencies: [
+                "PlugboardJSON", "PlugboardData",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The composition root: configuration, the HTTP server, stdio mode.
         .target(
             name: "PlugboardServer",
             dependencies: [
-                "PlugboardJSON", "PlugboardMCP", "PlugboardPlugins", "PlugboardData",
+                "PlugboardJSON", "PlugboardMCP", "PlugboardPlugins", "PlugboardData", "PlugboardAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -106,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "PlugboardCLI",
             dependencies: [
-                "PlugboardServer", "PlugboardPlugins", "PlugboardJSON", "PlugboardData",
+                "PlugboardServer", "PlugboardPlugins", "PlugboardJSON", "PlugboardData", "PlugboardAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -126,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "PlugboardTests",
             dependencies: [
-                "PlugboardJSON", "PlugboardMCP", "PlugboardPlugins", "PlugboardData", "PlugboardServer", "CPlugboard",
+                "PlugboardJSON", "PlugboardMCP", "PlugboardPlugins", "PlugboardData", "PlugboardServer", "PlugboardAuth", "CPlugboard",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import PlugboardAuth
 import PlugboardData
 import PlugboardMCP
 import PlugboardPlugins
@@ -24,6 +25,11 @@ public struct PlugboardApp: Sendable {
                 file: configuration.file, line: nil,
                 reason: "refusing to listen on \(configuration.server.host):\(configuration.server.port) without authentication: "
                     + "with auth.mode 'none' every caller is '\(configuration.auth.localOwner)', so bind a loopback address (127.0.0.1)")
+        }
+        if configuration.auth.tokens.autoConsentUser != nil, !configuration.listensOnLoopback {
+            throw ConfigurationError(
+                file: configuration.file, line: nil,
+                reason: "auth.test_auto_consent grants every authorization request without asking anyone; it is for tests on a loopback address only")
         }
         self.configuration = configuration
         self.logger = logger
@@ -56,7 +62,8 @@ public struct PlugboardApp: Sendable {
         MCPCaller(owner: configuration.auth.localOwner)
     }
 
-    private static func store(at location: DatabaseLocation, logger: Logger) throws -> any HostStore {
+    /// The host's store, for the CLI's user, client and token commands.
+    public static func store(at location: DatabaseLocation, logger: Logger) throws -> any HostStore {
         switch location {
         case .sqlite(let path): try SQLiteStore(path: path)
         case .postgres(let url): try PostgresStore(location: url, logger: logger)
@@ -88,8 +95,9 @@ public struct PlugboardApp: Sendable {
         try await start()
         let transport = StreamableHTTPTransport(
             server: server, policy: requestPolicy, maxBodyBytes: configuration.server.maxBodyBytes, logger: logger)
-        let router = Router()
-        let endpoint = MCPEndpoint(transport: transport, caller: localCaller)
+        let router = Router(context: PlugboardRequestContext.self)
+        let endpoint = MCPEndpoint(transport: transport, access: access(addingRoutesTo: router))
+        // The router matches `/mcp/` here too: no redirect that would lose a POST body.
         for method: HTTPRequest.Method in [.post, .get, .delete, .put, .patch, .options, .head] {
             router.on("/mcp", method: method) { request, context in await endpoint.respond(to: request, context: context) }
         }
@@ -125,6 +133,23 @@ public struct PlugboardApp: Sendable {
             throw error
         }
         await stop()
+    }
+
+    /// Who `/mcp` requests run for; with OAuth, also serves the authorization server and the
+    /// protected-resource metadata on `router`.
+    private func access(addingRoutesTo router: Router<PlugboardRequestContext>) -> MCPEndpoint.Access {
+        guard configuration.auth.mode == .oauth else { return .local(localCaller) }
+        let origin = PublicOrigin(publicURL: configuration.server.publicURL, trustedProxies: configuration.auth.trustedProxies)
+        let scopes: @Sendable () -> ScopePolicy = { [plugins] in ScopePolicy(toolScopes: plugins.currentGeneration?.catalog.declaredScopes ?? []) }
+        let verifier = TokenVerifier(store: store.auth, cacheSeconds: configuration.auth.tokenCacheSeconds)
+        let authorization = AuthorizationServer(store: store.auth, settings: configuration.auth.tokens, verifier: verifier, logger: logger)
+        OAuthEndpoints(server: authorization, sessions: LoginSessions(), origin: origin, serverName: configuration.server.name, scopes: scopes, logger: logger)
+            .addRoutes(to: router)
+        let gate = ResourceGate(
+            verifier: verifier, origin: origin, serverName: configuration.server.name, scopes: scopes,
+            catalog: { [plugins] in plugins.currentGeneration?.catalog }, logger: logger)
+        gate.addRoutes(to: router)
+        return .bearer(gate)
     }
 
     /// Browser origins and host names the MCP endpoint accepts.

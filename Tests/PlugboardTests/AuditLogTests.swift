@@ -19,6 +19,7 @@ final class FlakyStore: HostStore {
     func migrate() async throws -> [String] { try await store.migrate() }
     func seed(_ path: String) async throws -> Bool { try await store.seed(path) }
     func audit(limit: Int, after: Int64?) async throws -> [AuditRecord] { try await store.audit(limit: limit, after: after) }
+    var auth: AuthStore { store.auth }
 
     func append(_ events: [AuditEvent]) async throws {
         try Task.checkCancellation()

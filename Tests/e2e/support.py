@@ -190,11 +190,14 @@ class PlugboardServer:
         database: str | dict[str, str] | None = None,
         seed: Path | None = None,
         data: dict[str, str] | None = None,
+        auth: dict[str, object] | None = None,
+        public_url: str | None = None,
     ) -> None:
         """`plugins` maps a folder of the plugins folder to its manifest: a file to copy (Path) or
         the manifest's text (str). `files` maps paths inside the plugins folder to files copied
         there (plugin libraries). `database` is database.url, or every database.* key but seed;
         `data` the keys of a data: section (the plugins' tables elsewhere), seed included.
+        `auth` replaces the default `auth: {mode: none}` section; `public_url` is server.public_url.
         The other options become `plugins.*` and `tools:` settings."""
         self.name = name
         self.workdir = workdir
@@ -210,6 +213,8 @@ class PlugboardServer:
         self.database = database
         self.seed = seed
         self.data = data
+        self.auth = auth
+        self.public_url = public_url
         self.binary = plugboard_binary()
         self.plugins_dir = workdir / "plugins"
         self.state_dir = workdir / "state"
@@ -245,10 +250,12 @@ class PlugboardServer:
         ]
         if self.page_size is not None:
             lines.append(f"  page_size: {self.page_size}")
+        if self.public_url is not None:
+            lines.append(f"  public_url: {_yaml(self.public_url)}")
+        lines.append("auth:")
+        auth = self.auth if self.auth is not None else {"mode": "none", "local_owner": self.local_owner}
+        lines += [f"  {key}: {_yaml(value)}" for key, value in auth.items()]
         lines += [
-            "auth:",
-            "  mode: none",
-            f"  local_owner: {_yaml(self.local_owner)}",
             "plugins:",
             f"  folder: {_yaml(str(self.plugins_dir))}",
             f"  library_path: {_yaml([str(p) for p in library_path()])}",
@@ -379,6 +386,14 @@ class PlugboardServer:
         return subprocess.run(
             [str(self.binary), *arguments, "--config", str(self.config_path)],
             capture_output=True, text=True, timeout=timeout, cwd=self.workdir, stdin=subprocess.DEVNULL,
+        )
+
+    def cli(self, *arguments: str, input: str | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Runs `plugboard <arguments> --config <this server's config>` with `input` on stdin
+        (user and token management: `cli("user", "add", "alice", "--password-stdin", input="pw\\n")`)."""
+        return subprocess.run(
+            [str(self.binary), *arguments, "--config", str(self.config_path)],
+            capture_output=True, text=True, timeout=timeout, cwd=self.workdir, input=input or "",
         )
 
     def reload(self, json_output: bool = False) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,7 @@ import PostgresNIO
 /// The host's state in PostgreSQL (shared by every instance behind the load balancer).
 public final class PostgresStore: HostStore {
     let pool: PostgresPool
-    private let logger: Logger
+    let logger: Logger
 
     public init(location: PostgresLocation, logger: Logger) throws {
         self.pool = try PostgresPool(location, logger: logger)

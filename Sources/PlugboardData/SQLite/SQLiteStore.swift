@@ -3,7 +3,7 @@ import PlugboardPlugins
 
 /// The host's state in the embedded SQLite database.
 public final class SQLiteStore: HostStore {
-    private let executor: SQLiteExecutor
+    let executor: SQLiteExecutor
 
     public init(path: String) throws {
         try FileManager.default.createDirectory(

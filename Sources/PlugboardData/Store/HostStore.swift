@@ -15,6 +15,9 @@ public protocol HostStore: Sendable {
 
     /// The newest audit records, oldest first; with `after`, only records newer than that id.
     func audit(limit: Int, after: Int64?) async throws -> [AuditRecord]
+
+    /// Users, clients, grants and tokens of the authorization server.
+    var auth: AuthStore { get }
 }
 
 /// An audit event as stored, with its id.
@@ -66,6 +69,55 @@ enum HostMigrations {
                   outcome TEXT NOT NULL
                 );
                 CREATE INDEX plugboard_audit_owner_at ON plugboard_audit (owner, at);
-                """)
+                """),
+        Migration(version: 2, name: "authorization server", sqlite: authorization, postgres: authorization),
     ]
+
+    /// Only integers and text, so one text serves both databases.
+    private static let authorization = """
+        CREATE TABLE plugboard_users (
+          name TEXT PRIMARY KEY,
+          password_hash TEXT NOT NULL,
+          disabled BIGINT NOT NULL DEFAULT 0,
+          created_at BIGINT NOT NULL
+        );
+        CREATE TABLE plugboard_clients (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL,
+          redirect_uris TEXT NOT NULL,
+          origin TEXT NOT NULL,
+          created_at BIGINT NOT NULL
+        );
+        CREATE TABLE plugboard_grants (
+          id TEXT PRIMARY KEY,
+          kind TEXT NOT NULL,
+          owner TEXT NOT NULL,
+          client_id TEXT NOT NULL,
+          scopes TEXT NOT NULL,
+          resource TEXT NOT NULL,
+          redirect_uri TEXT,
+          code_challenge TEXT,
+          name TEXT,
+          created_at BIGINT NOT NULL,
+          revoked_at BIGINT
+        );
+        CREATE INDEX plugboard_grants_client ON plugboard_grants (client_id);
+        CREATE TABLE plugboard_tokens (
+          digest TEXT PRIMARY KEY,
+          kind TEXT NOT NULL,
+          grant_id TEXT NOT NULL,
+          expires_at BIGINT,
+          used_at BIGINT,
+          created_at BIGINT NOT NULL
+        );
+        CREATE INDEX plugboard_tokens_grant ON plugboard_tokens (grant_id);
+        CREATE INDEX plugboard_tokens_expiry ON plugboard_tokens (expires_at);
+        CREATE TABLE plugboard_consents (
+          owner TEXT NOT NULL,
+          client_id TEXT NOT NULL,
+          scopes TEXT NOT NULL,
+          created_at BIGINT NOT NULL,
+          PRIMARY KEY (owner, client_id, scopes)
+        );
+        """
 }

@@ -32,8 +32,8 @@ public enum MCPHTTPResponse: Sendable {
 
 extension HTTPField.Name {
     static let mcpProtocolVersion = HTTPField.Name("MCP-Protocol-Version")!
-    static let mcpMethod = HTTPField.Name("Mcp-Method")!
-    static let mcpName = HTTPField.Name("Mcp-Name")!
+    public static let mcpMethod = HTTPField.Name("Mcp-Method")!
+    public static let mcpName = HTTPField.Name("Mcp-Name")!
     static let mcpSessionID = HTTPField.Name("Mcp-Session-Id")!
     static let xAccelBuffering = HTTPField.Name("X-Accel-Buffering")!
 }

@@ -26,13 +26,7 @@ public struct StreamableHTTPTransport: Sendable {
 
     /// Answers one HTTP request to the MCP endpoint for `caller`.
     public func handle(_ request: MCPHTTPRequest, caller: MCPCaller) async -> MCPHTTPResponse {
-        let headers = request.headerFields
-        guard policy.allows(host: request.authority) else {
-            return Self.error(.misdirectedRequest, MCPError(.invalidRequest, "this server does not answer to host '\(request.authority ?? "")'"))
-        }
-        guard policy.allows(origin: headers[.origin]) else {
-            return Self.error(.forbidden, MCPError(.invalidRequest, "origin '\(headers[.origin] ?? "")' is not allowed"))
-        }
+        if let refusal = refusal(authority: request.authority, headers: request.headerFields) { return refusal }
         switch request.method {
         case .post:
             return await post(request, caller: caller)
@@ -43,6 +37,18 @@ public struct StreamableHTTPTransport: Sendable {
         default:
             return Self.methodNotAllowed("use POST (and GET for the notification stream)")
         }
+    }
+
+    /// The answer for a request from a host name or browser origin this server must not serve
+    /// (DNS rebinding, cross-site pages), checked before anything else, authentication included.
+    public func refusal(authority: String?, headers: HTTPFields) -> MCPHTTPResponse? {
+        guard policy.allows(host: authority) else {
+            return Self.error(.misdirectedRequest, MCPError(.invalidRequest, "this server does not answer to host '\(authority ?? "")'"))
+        }
+        guard policy.allows(origin: headers[.origin]) else {
+            return Self.error(.forbidden, MCPError(.invalidRequest, "origin '\(headers[.origin] ?? "")' is not allowed"))
+        }
+        return nil
     }
 
     /// The answer for a body over `maxBodyBytes`.

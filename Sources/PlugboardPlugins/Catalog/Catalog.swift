@@ -50,6 +50,14 @@ public final class Catalog: MCPCatalog {
 
     // MARK: Lists
 
+    /// Every scope some tool declares.
+    public var declaredScopes: Set<String> { Set(tools.flatMap(\.manifest.scopes)) }
+
+    /// The scopes a tool needs, by a name it is served under; nil for an unknown tool.
+    public func scopes(ofTool name: String) -> [String]? {
+        (toolsByName[name] ?? aliases[name])?.manifest.scopes
+    }
+
     public func tools(for caller: MCPCaller) -> [JSONValue] {
         tools.filter { caller.allows($0.manifest.scopes) }.map(\.listing)
     }

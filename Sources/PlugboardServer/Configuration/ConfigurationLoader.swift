@@ -1,4 +1,5 @@
 import Foundation
+import PlugboardAuth
 import Logging
 import PlugboardPlugins
 import Yams
@@ -84,13 +85,24 @@ public enum ConfigurationLoader {
             instructions: try serverKeys["instructions"]?.string()
         )
 
-        let authKeys = try sections["auth"]?.mapping(allowed: ["mode", "local_owner"]) ?? [:]
+        let authKeys =
+            try sections["auth"]?.mapping(allowed: [
+                "mode", "local_owner", "access_token_ttl_s", "refresh_token_ttl_s", "code_ttl_s", "trusted_proxies", "token_cache_s", "test_auto_consent",
+            ]) ?? [:]
         let modeName = try authKeys["mode"]?.string() ?? "none"
         guard let mode = ServerConfiguration.Auth.Mode(rawValue: modeName) else {
             throw (authKeys["mode"] ?? root).error(
-                "auth mode '\(modeName)' is not available in this build; the only mode is 'none' (loopback only)")
+                "unknown auth mode '\(modeName)': use 'oauth' (the built-in authorization server) or 'none' (loopback development only)")
         }
-        let auth = ServerConfiguration.Auth(mode: mode, localOwner: try authKeys["local_owner"]?.string() ?? "local")
+        let auth = ServerConfiguration.Auth(
+            mode: mode, localOwner: try authKeys["local_owner"]?.string() ?? "local",
+            tokens: AuthSettings(
+                accessTokenSeconds: Int64(try authKeys["access_token_ttl_s"]?.integer(in: 60...86_400 * 7) ?? 3600),
+                refreshTokenSeconds: Int64(try authKeys["refresh_token_ttl_s"]?.integer(in: 60...86_400 * 365) ?? 30 * 86_400),
+                codeSeconds: Int64(try authKeys["code_ttl_s"]?.integer(in: 1...600) ?? 300),
+                autoConsentUser: try authKeys["test_auto_consent"]?.string()),
+            trustedProxies: try authKeys["trusted_proxies"]?.strings() ?? [],
+            tokenCacheSeconds: try authKeys["token_cache_s"]?.integer(in: 0...300) ?? 30)
 
         var overlays: [String: ToolOverlay] = [:]
         if let tools = sections["tools"] {

@@ -1,4 +1,5 @@
 import Logging
+import PlugboardAuth
 import PlugboardPlugins
 
 /// Everything `config.yaml` says. Paths are already resolved against the file's folder.
@@ -45,11 +46,18 @@ public struct ServerConfiguration: Sendable {
         public enum Mode: String, Sendable {
             /// No authentication: only for a server bound to loopback; every call runs as `localOwner`.
             case none
+            /// The built-in OAuth 2.1 authorization server; every request needs its bearer token.
+            case oauth
         }
 
         public var mode: Mode
         /// The owner every call runs for without authentication (and in stdio mode).
         public var localOwner: String
+        public var tokens: AuthSettings
+        /// Peers whose X-Forwarded-Proto/-Host are believed (the TLS proxy in front).
+        public var trustedProxies: [String]
+        /// How long a verified token is believed without asking the database again.
+        public var tokenCacheSeconds: Int
     }
 
     /// The settings that differ in `other` and only take effect after a restart (a reload applies
@@ -68,7 +76,8 @@ public struct ServerConfiguration: Sendable {
         check("server.list_ttl_ms") { $0.server.listTTLMilliseconds }
         check("server.name") { $0.server.name }
         check("server.instructions") { $0.server.instructions }
-        check("auth") { "\($0.auth.mode.rawValue) \($0.auth.localOwner)" }
+        check("auth") { "\($0.auth.mode.rawValue) \($0.auth.localOwner) \($0.auth.trustedProxies) \($0.auth.tokenCacheSeconds)" }
+        check("auth tokens") { $0.auth.tokens }
         check("plugins.state_dir") { $0.plugins.stateDirectory }
         check("database") { $0.database }
         check("plugins.watch") { $0.reload.watch }

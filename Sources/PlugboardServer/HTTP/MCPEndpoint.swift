@@ -2,12 +2,34 @@ import Hummingbird
 import NIOCore
 import PlugboardMCP
 
-/// Adapts Hummingbird requests to the framework-neutral MCP transport and back.
+/// Adapts Hummingbird requests to the framework-neutral MCP transport and back, after the
+/// resource server has established who is calling.
 struct MCPEndpoint: Sendable {
-    let transport: StreamableHTTPTransport
-    let caller: MCPCaller
+    /// Who a request runs for.
+    enum Access: Sendable {
+        /// Authentication off (loopback development): everyone is this caller.
+        case local(MCPCaller)
+        /// OAuth: the caller comes from the verified bearer token.
+        case bearer(ResourceGate)
+    }
 
-    func respond(to request: Request, context: some RequestContext) async -> Response {
+    let transport: StreamableHTTPTransport
+    let access: Access
+
+    func respond(to request: Request, context: PlugboardRequestContext) async -> Response {
+        if let refusal = transport.refusal(authority: request.head.authority, headers: request.headers) {
+            return Self.response(refusal)
+        }
+        let caller: MCPCaller
+        switch access {
+        case .local(let local):
+            caller = local
+        case .bearer(let gate):
+            switch await gate.authenticate(request, context: context) {
+            case .caller(let verified): caller = verified
+            case .refused(let response): return response
+            }
+        }
         var request = request
         let body: ByteBuffer
         do {
@@ -15,9 +37,13 @@ struct MCPEndpoint: Sendable {
         } catch {
             return Self.response(transport.payloadTooLarge())
         }
-        let exchange = MCPHTTPRequest(
-            method: request.method, authority: request.head.authority, headerFields: request.headers,
-            body: Array(buffer: body))
+        let bytes = Array(buffer: body)
+        if case .bearer(let gate) = access,
+            let refusal = gate.insufficientScope(bytes, headers: request.headers, caller: caller, base: gate.origin.base(of: request, context: context))
+        {
+            return refusal
+        }
+        let exchange = MCPHTTPRequest(method: request.method, authority: request.head.authority, headerFields: request.headers, body: bytes)
         return Self.response(await transport.handle(exchange, caller: caller))
     }
 

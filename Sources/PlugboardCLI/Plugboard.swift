@@ -18,7 +18,10 @@ struct Plugboard: AsyncParsableCommand {
         commandName: "plugboard",
         abstract: "A plugin-host MCP server.",
         version: PlugboardVersion.current,
-        subcommands: [Serve.self, Stdio.self, Check.self, Reload.self, Status.self, Migrate.self, Audit.self, PluginWorkerCommand.self],
+        subcommands: [
+            Serve.self, Stdio.self, Check.self, Reload.self, Status.self, Migrate.self, Audit.self, User.self, Client.self, Token.self,
+            PluginWorkerCommand.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }

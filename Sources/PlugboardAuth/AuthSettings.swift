@@ -1,0 +1,35 @@
+/// Lifetimes of what the authorization server issues.
+public struct AuthSettings: Sendable, Equatable {
+    public var accessTokenSeconds: Int64
+    public var refreshTokenSeconds: Int64
+    public var codeSeconds: Int64
+    /// Test only: authorization requests are granted for this user without the pages.
+    public var autoConsentUser: String?
+
+    public init(accessTokenSeconds: Int64 = 3600, refreshTokenSeconds: Int64 = 30 * 86400, codeSeconds: Int64 = 300, autoConsentUser: String? = nil) {
+        self.accessTokenSeconds = accessTokenSeconds
+        self.refreshTokenSeconds = refreshTokenSeconds
+        self.codeSeconds = codeSeconds
+        self.autoConsentUser = autoConsentUser
+    }
+}
+
+/// The scopes this server knows: `mcp` (use the server and its unscoped tools) and every scope a
+/// loaded tool declares.
+public struct ScopePolicy: Sendable, Equatable {
+    public static let base = "mcp"
+    public let supported: [String]
+
+    public init(toolScopes: Set<String>) {
+        supported = [Self.base] + toolScopes.subtracting([Self.base]).sorted()
+    }
+
+    /// What a client asking for `requested` gets: the known scopes among them, or every scope when
+    /// it named none this server knows (Claude asks for `claudeai`: down-scoped, not refused).
+    public func grant(_ requested: String?) -> [String] {
+        let asked = Set((requested ?? "").split(separator: " ").map(String.init))
+        let known = supported.filter(asked.contains)
+        guard !known.isEmpty else { return supported }
+        return known.contains(Self.base) ? known : [Self.base] + known
+    }
+}

@@ -1,0 +1,326 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import PlugboardAuth
+import PlugboardJSON
+
+/// The authorization server's HTTP side: discovery, registration, the authorization pages, the
+/// token and revocation endpoints.
+struct OAuthEndpoints: Sendable {
+    let server: AuthorizationServer
+    let sessions: LoginSessions
+    let throttle = LoginThrottle()
+    let registrations = RateLimit(limit: 20, per: .seconds(60))
+    let origin: PublicOrigin
+    let serverName: String
+    let scopes: @Sendable () -> ScopePolicy
+    let logger: Logger
+
+    func addRoutes(to router: Router<PlugboardRequestContext>) {
+        for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
+            router.get(RouterPath(path)) { request, context in
+                Self.json(.ok, metadata(base: origin.base(of: request, context: context)), cors: true)
+            }
+        }
+        router.post("/register") { request, context in await register(request, context: context) }
+        router.get("/authorize") { request, context in await authorize(request, context: context) }
+        router.post("/authorize/login") { request, context in await login(request, context: context) }
+        router.post("/authorize/consent") { request, context in await consent(request, context: context) }
+        router.post("/token") { request, context in await token(request, context: context) }
+        router.post("/revoke") { request, context in await revoke(request, context: context) }
+        // Browser-based clients (the MCP Inspector) call these cross-origin.
+        for path in ["/register", "/token", "/revoke", "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
+            router.on(RouterPath(path), method: .options) { _, _ in Self.preflight() }
+        }
+    }
+
+    /// RFC 8414 metadata (served under the OpenID discovery name too).
+    func metadata(base: String) -> JSONValue {
+        .object(
+            JSONObject([
+                ("issuer", .string(base)),
+                ("authorization_endpoint", .string(base + "/authorize")),
+                ("token_endpoint", .string(base + "/token")),
+                ("registration_endpoint", .string(base + "/register")),
+                ("revocation_endpoint", .string(base + "/revoke")),
+                ("response_types_supported", ["code"]),
+                ("response_modes_supported", ["query"]),
+                ("grant_types_supported", ["authorization_code", "refresh_token"]),
+                ("code_challenge_methods_supported", ["S256"]),
+                ("token_endpoint_auth_methods_supported", ["none"]),
+                ("revocation_endpoint_auth_methods_supported", ["none"]),
+                ("scopes_supported", .array(scopes().supported.map(JSONValue.string))),
+                ("authorization_response_iss_parameter_supported", true),
+                ("client_id_metadata_document_supported", false),
+            ]))
+    }
+
+    // MARK: registration
+
+    private func register(_ request: Request, context: PlugboardRequestContext) async -> Response {
+        guard registrations.allow(context.peer) else {
+            return Self.oauthError(OAuthError("too_many_requests", "too many registrations from this address; wait a minute", status: 429))
+        }
+        var request = request
+        guard let body = try? await request.collectBody(upTo: 16 * 1024), let metadata = try? JSONValue(parsing: body.readableBytesView) else {
+            return Self.oauthError(OAuthError("invalid_client_metadata", "the body must be a JSON object of at most 16 KiB"))
+        }
+        do {
+            let (client, response) = try await server.register(metadata, scopes: scopes())
+            logger.info("client registered", metadata: ["client": "\(client.id)", "name": "\(client.name)", "peer": "\(context.peer)"])
+            return Self.json(.created, response, cors: true)
+        } catch let error as OAuthError {
+            return Self.oauthError(error)
+        } catch {
+            return serverError(error)
+        }
+    }
+
+    // MARK: authorization pages
+
+    private func authorize(_ request: Request, context: PlugboardRequestContext) async -> Response {
+        let base = origin.base(of: request, context: context)
+        let query: [String: String]
+        do {
+            query = try FormFields.parse(request.uri.query ?? "")
+        } catch {
+            return page(.badRequest, AuthorizePages.error(serverName: serverName, "The parameter \(error.name) appears more than once."), base: base)
+        }
+        let check: AuthorizationCheck
+        do {
+            check = try await server.check(query, resource: base + "/mcp", scopes: scopes())
+        } catch {
+            return serverError(error)
+        }
+        switch check {
+        case .refuse(let message):
+            return page(.badRequest, AuthorizePages.error(serverName: serverName, message), base: base)
+        case .redirectError(let redirectURI, let state, let error):
+            return redirect(redirectURI, ["error": error.code, "error_description": error.description, "state": state, "iss": base])
+        case .valid(let authorization):
+            if let user = server.settings.autoConsentUser {
+                return await grant(authorization, user: user, base: base)
+            }
+            let requestID = sessions.add(authorization)
+            if let user = request.cookies[cookieName("session", base: base)].flatMap({ sessions.user(ofSession: $0.value) }) {
+                sessions.setUser(user, for: requestID)
+                return await consentOrGrant(requestID: requestID, authorization: authorization, user: user, request: request, base: base)
+            }
+            let csrf = csrfToken(request, base: base)
+            var response = page(
+                .ok, AuthorizePages.login(serverName: serverName, request: authorization, requestID: requestID, csrf: csrf), base: base)
+            response.setCookie(cookie("csrf", csrf, base: base))
+            return response
+        }
+    }
+
+    private func login(_ request: Request, context: PlugboardRequestContext) async -> Response {
+        let base = origin.base(of: request, context: context)
+        guard let (form, pending, requestID) = await formOfPendingRequest(request, base: base) else {
+            return page(.forbidden, AuthorizePages.error(serverName: serverName, Self.staleForm), base: base)
+        }
+        let name = form["username", default: ""].trimmingCharacters(in: .whitespaces)
+        let password = form["password", default: ""]
+        guard !throttle.isBlocked(user: name, peer: context.peer) else {
+            logger.notice("login refused: too many failed attempts", metadata: ["user": "\(name)", "peer": "\(context.peer)"])
+            return page(
+                .tooManyRequests,
+                AuthorizePages.login(
+                    serverName: serverName, request: pending.request, requestID: requestID, csrf: csrfToken(request, base: base),
+                    message: "Too many failed sign-ins. Wait a few minutes and try again."), base: base)
+        }
+        let user: String?
+        do {
+            let record = try await server.store.user(name)
+            // Verify against a decoy for unknown names so the time taken does not reveal which exist.
+            let matches = try await Passwords.verify(password, hash: record?.passwordHash ?? Passwords.decoy)
+            user = matches && record?.disabled == false ? record?.name : nil
+        } catch {
+            return serverError(error)
+        }
+        guard let user else {
+            throttle.recordFailure(user: name, peer: context.peer)
+            logger.notice("login failed", metadata: ["user": "\(name)", "peer": "\(context.peer)"])
+            return page(
+                .unauthorized,
+                AuthorizePages.login(
+                    serverName: serverName, request: pending.request, requestID: requestID, csrf: csrfToken(request, base: base),
+                    message: "Wrong user name or password."), base: base)
+        }
+        sessions.setUser(user, for: requestID)
+        var response = await consentOrGrant(requestID: requestID, authorization: pending.request, user: user, request: request, base: base)
+        response.setCookie(cookie("session", sessions.startSession(for: user), base: base))
+        return response
+    }
+
+    private func consent(_ request: Request, context: PlugboardRequestContext) async -> Response {
+        let base = origin.base(of: request, context: context)
+        guard let (form, pending, requestID) = await formOfPendingRequest(request, base: base), let user = pending.user,
+            request.cookies[cookieName("session", base: base)].flatMap({ sessions.user(ofSession: $0.value) }) == user,
+            let finished = sessions.finish(requestID)
+        else {
+            return page(.forbidden, AuthorizePages.error(serverName: serverName, Self.staleForm), base: base)
+        }
+        let authorization = finished.request
+        guard form["decision"] == "allow" else {
+            logger.info("authorization denied by the user", metadata: ["user": "\(user)", "client": "\(authorization.client.id)"])
+            return redirect(
+                authorization.redirectURI,
+                ["error": "access_denied", "error_description": "the user denied access", "state": authorization.state, "iss": base])
+        }
+        do {
+            try await server.store.rememberConsent(
+                owner: user, clientID: authorization.client.id, scopes: authorization.scopes, at: Int64(Date().timeIntervalSince1970))
+        } catch {
+            return serverError(error)
+        }
+        return await grant(authorization, user: user, base: base)
+    }
+
+    /// The consent page, or straight back to the client when this user already allowed it these scopes.
+    private func consentOrGrant(requestID: String, authorization: AuthorizationRequest, user: String, request: Request, base: String) async -> Response {
+        do {
+            if try await server.store.hasConsent(owner: user, clientID: authorization.client.id, scopes: authorization.scopes) {
+                _ = sessions.finish(requestID)
+                return await grant(authorization, user: user, base: base)
+            }
+        } catch {
+            return serverError(error)
+        }
+        let csrf = csrfToken(request, base: base)
+        var response = page(
+            .ok, AuthorizePages.consent(serverName: serverName, request: authorization, user: user, requestID: requestID, csrf: csrf), base: base)
+        response.setCookie(cookie("csrf", csrf, base: base))
+        return response
+    }
+
+    private func grant(_ authorization: AuthorizationRequest, user: String, base: String) async -> Response {
+        do {
+            let code = try await server.issueCode(authorization, owner: user)
+            return redirect(authorization.redirectURI, ["code": code, "state": authorization.state, "iss": base])
+        } catch {
+            return serverError(error)
+        }
+    }
+
+    /// A posted form whose CSRF token matches the browser's cookie and whose request is still pending.
+    private func formOfPendingRequest(_ request: Request, base: String) async -> ([String: String], LoginSessions.Pending, String)? {
+        var request = request
+        guard let body = try? await request.collectBody(upTo: 16 * 1024), let form = try? FormFields.parse(String(buffer: body)),
+            let sent = form["csrf_token"], let expected = request.cookies[cookieName("csrf", base: base)]?.value,
+            Secrets.constantTimeEquals(sent, expected), let requestID = form["request"], let pending = sessions.pending(requestID)
+        else { return nil }
+        return (form, pending, requestID)
+    }
+
+    private static let staleForm =
+        "This sign-in form has expired or was not sent from this site (its security token is missing or wrong). Go back to the application and connect again."
+
+    // MARK: tokens
+
+    private func token(_ request: Request, context: PlugboardRequestContext) async -> Response {
+        var request = request
+        guard let body = try? await request.collectBody(upTo: 64 * 1024) else {
+            return Self.oauthError(.invalidRequest("the body must be a form of at most 64 KiB"))
+        }
+        let form: [String: String]
+        do {
+            form = try FormFields.parse(String(buffer: body))
+        } catch {
+            return Self.oauthError(.invalidRequest("the parameter \(error.name) appears more than once"))
+        }
+        do {
+            let grant = try await server.token(form, resource: origin.base(of: request, context: context) + "/mcp")
+            var fields: [(key: String, value: JSONValue)] = [
+                ("access_token", .string(grant.accessToken)), ("token_type", "Bearer"), ("expires_in", .int(grant.expiresIn)),
+                ("scope", .string(grant.scopes.joined(separator: " "))),
+            ]
+            if let refresh = grant.refreshToken { fields.append(("refresh_token", .string(refresh))) }
+            return Self.json(.ok, .object(JSONObject(fields)), cors: true)
+        } catch let error as OAuthError {
+            logger.info("token request refused: \(error.code): \(error.description)", metadata: ["peer": "\(context.peer)"])
+            return Self.oauthError(error)
+        } catch {
+            return serverError(error)
+        }
+    }
+
+    private func revoke(_ request: Request, context: PlugboardRequestContext) async -> Response {
+        var request = request
+        guard let body = try? await request.collectBody(upTo: 16 * 1024), let form = try? FormFields.parse(String(buffer: body)),
+            let token = form["token"]
+        else {
+            return Self.oauthError(.invalidRequest("token is required"))
+        }
+        do {
+            try await server.revoke(token: token)
+        } catch {
+            return serverError(error)
+        }
+        return Self.json(.ok, .object(JSONObject()), cors: true)
+    }
+
+    // MARK: responses
+
+    private func redirect(_ uri: String, _ parameters: [String: String?]) -> Response {
+        let query = parameters.sorted { $0.key < $1.key }.compactMap { key, value in value.map { "\(key)=\(FormFields.encode($0))" } }
+            .joined(separator: "&")
+        let separator = uri.contains("?") ? "&" : "?"
+        return Response(
+            status: .seeOther, headers: [.location: uri + separator + query, .cacheControl: "no-store", .referrerPolicy: "no-referrer"])
+    }
+
+    private func page(_ status: HTTPResponse.Status, _ html: String, base: String) -> Response {
+        Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .xFrameOptions: "DENY",
+                .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+                .referrerPolicy: "no-referrer", .xContentTypeOptions: "nosniff",
+            ],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// Cookies are `__Host-` prefixed and Secure behind https; plain loopback http cannot carry Secure ones.
+    private func cookieName(_ name: String, base: String) -> String {
+        base.hasPrefix("https://") ? "__Host-plugboard_\(name)" : "plugboard_\(name)"
+    }
+
+    private func cookie(_ name: String, _ value: String, base: String) -> Cookie {
+        Cookie(
+            name: cookieName(name, base: base), value: value, maxAge: name == "session" ? 12 * 3600 : 3600, path: "/",
+            secure: base.hasPrefix("https://"), httpOnly: true, sameSite: .lax)
+    }
+
+    /// The browser's CSRF token, or a new one.
+    private func csrfToken(_ request: Request, base: String) -> String {
+        request.cookies[cookieName("csrf", base: base)]?.value ?? Secrets.make(prefix: "")
+    }
+
+    private func serverError(_ error: any Error) -> Response {
+        logger.error("authorization server failure: \(error)")
+        return Self.oauthError(OAuthError("server_error", "the authorization server failed; see its log", status: 500))
+    }
+
+    static func oauthError(_ error: OAuthError) -> Response {
+        json(
+            HTTPResponse.Status(code: error.status),
+            .object(JSONObject([("error", .string(error.code)), ("error_description", .string(error.description))])), cors: true)
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ value: JSONValue, cors: Bool = false) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"]
+        if cors { headers[.accessControlAllowOrigin] = "*" }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.jsonBytes)))
+    }
+
+    static func preflight() -> Response {
+        Response(
+            status: .noContent,
+            headers: [
+                .accessControlAllowOrigin: "*", .accessControlAllowMethods: "GET, POST, OPTIONS",
+                .accessControlAllowHeaders: "Content-Type, Authorization, MCP-Protocol-Version", .accessControlMaxAge: "600",
+            ])
+    }
+}

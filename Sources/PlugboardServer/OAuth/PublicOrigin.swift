@@ -1,0 +1,32 @@
+import HTTPTypes
+import Hummingbird
+
+/// The scheme and host clients reach this server at, for the issuer, endpoint and resource URLs.
+/// `server.public_url` wins; otherwise the request's Host, and X-Forwarded-Proto/-Host only when
+/// the peer is a configured trusted proxy (a client must not be able to choose the issuer).
+struct PublicOrigin: Sendable {
+    let configured: String?
+    let trustedProxies: Set<String>
+
+    init(publicURL: String?, trustedProxies: [String]) {
+        var configured = publicURL
+        while configured?.hasSuffix("/") == true { configured?.removeLast() }
+        self.configured = configured
+        self.trustedProxies = Set(trustedProxies)
+    }
+
+    func base(of request: Request, context: PlugboardRequestContext) -> String {
+        if let configured { return configured }
+        let trusted = trustedProxies.contains(context.peer)
+        let forwardedProto = trusted ? request.headers[.forwardedProto].flatMap(Self.first) : nil
+        let forwardedHost = trusted ? request.headers[.forwardedHost].flatMap(Self.first) : nil
+        let scheme = forwardedProto == "https" ? "https" : "http"
+        let host = forwardedHost ?? request.head.authority ?? "localhost"
+        return "\(scheme)://\(host.lowercased())"
+    }
+
+    /// The first value of a header a chain of proxies may have appended to.
+    private static func first(_ value: String) -> String? {
+        value.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
