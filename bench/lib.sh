@@ -28,7 +28,8 @@ wait_for() {
 # (ARGUMENTS without spaces). Warms every target up, then interleaves the runs so drift hits every
 # target alike. Fills RPS, P50 and P99 (space-separated samples per target name); stops on any
 # failed response.
-declare -A RPS P50 P99
+# AUTHORIZATION[name] is the Authorization header sent to that target, if any.
+declare -A RPS P50 P99 AUTHORIZATION
 measure() {
   local connections=$1 seconds=$2 runs=$3 out=$4
   shift 4
@@ -40,7 +41,7 @@ measure() {
   for run in $(seq "$runs"); do
     for target in "$@"; do
       read -r name url tool arguments expect <<<"$target"
-      report=$(TOOL=$tool ARGUMENTS=$arguments EXPECT=$expect wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/tools_call.lua "$url")
+      report=$(AUTHORIZATION=${AUTHORIZATION[$name]:-} TOOL=$tool ARGUMENTS=$arguments EXPECT=$expect wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/tools_call.lua "$url")
       { echo "== $name run $run"; echo "$report"; } >> "$out"
       failures=$(awk '/^failures:/ {print $2}' <<<"$report")
       [ "$failures" = "0" ] || { echo "$name: $failures failed responses (see $out)"; exit 1; }

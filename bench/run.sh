@@ -21,19 +21,26 @@ auth: { mode: none, local_owner: bench }
 plugins: { folder: $PWD/Plugins, library_path: [$PWD/.build/release], state_dir: $WORK/state }
 logging: { level: warning }
 YAML
+# The same plugins behind the built-in OAuth server: every call carries a bearer token.
+sed -e 's/8090/8097/' -e 's/auth: .*/auth: { mode: oauth }/' -e 's|state_dir: \(.*\) }|state_dir: \1-oauth }|' "$WORK/config.yaml" > "$WORK/oauth.yaml"
+echo "database: { url: \"sqlite:$WORK/oauth.db\" }" >> "$WORK/oauth.yaml"
 # The same plugins, isolated in worker processes, to measure what isolation costs per call.
 sed -e 's/8090/8093/' -e 's|state_dir: \(.*\) }|state_dir: \1-isolated, isolation: { demo: process, echo_c: process } }|' "$WORK/config.yaml" > "$WORK/isolated.yaml"
 
 .build/release/plugboard serve --config "$WORK/config.yaml" > "$WORK/plugboard.log" 2>&1 & PIDS+=($!); PLUGBOARD_PID=$!
 .build/release/plugboard serve --config "$WORK/isolated.yaml" > "$WORK/isolated.log" 2>&1 & PIDS+=($!)
+.build/release/plugboard serve --config "$WORK/oauth.yaml" > "$WORK/oauth.log" 2>&1 & PIDS+=($!)
 .build/release/bench-raw-route 8091 > "$WORK/raw.log" 2>&1 & PIDS+=($!)
 .venv/bin/python bench/python_peer.py 8092 > "$WORK/python.log" 2>&1 & PIDS+=($!)
-for port in 8090 8091 8092 8093; do wait_for "$port"; done
+for port in 8090 8091 8092 8093 8097; do wait_for "$port"; done
+echo "bench-password" | .build/release/plugboard user add bench --password-stdin --config "$WORK/oauth.yaml" > /dev/null
+AUTHORIZATION[plugboard-oauth]="Bearer $(.build/release/plugboard token create --user bench --scopes "mcp projects:read meetings:read" --config "$WORK/oauth.yaml" 2> /dev/null)"
 RSS_REST=$(rss_kb "$PLUGBOARD_PID")
 
 HELLO='{"text":"hello"} "hello"'
 TARGETS=(
   "plugboard-swift http://127.0.0.1:8090/mcp say $HELLO"
+  "plugboard-oauth http://127.0.0.1:8097/mcp say $HELLO"
   "plugboard-c http://127.0.0.1:8090/mcp echo $HELLO"
   "isolated-swift http://127.0.0.1:8093/mcp say $HELLO"
   "isolated-c http://127.0.0.1:8093/mcp echo $HELLO"
@@ -45,7 +52,8 @@ RSS_LOAD=$(rss_kb "$PLUGBOARD_PID")
 {
   echo
   echo "tools/call, $CONNECTIONS connections, ${RUNS}x${SECONDS_PER_RUN}s per target, medians ($(nproc) cores, $(date -u +%F)); baseline raw-hummingbird"
-  table raw-hummingbird plugboard-swift plugboard-c isolated-swift isolated-c raw-hummingbird python-sdk
+  table raw-hummingbird plugboard-swift plugboard-oauth plugboard-c isolated-swift isolated-c raw-hummingbird python-sdk
+  echo "plugboard-oauth vs plugboard-swift (the cost of verifying a bearer token): $(awk -v a="$(echo "${RPS[plugboard-oauth]}" | median)" -v b="$(echo "${RPS[plugboard-swift]}" | median)" 'BEGIN {printf "%.0f%%", 100*a/b}')"
   echo "plugboard RSS: $RSS_REST kB at rest, $RSS_LOAD kB after the runs"
 } | tee -a "$OUT"
 echo "full wrk output: $OUT"

@@ -1,5 +1,6 @@
 -- wrk script: POST one MCP tools/call (handshake era, stateless): the tool named by TOOL with the
--- JSON object ARGUMENTS; an answer counts only if it is a 200 containing EXPECT.
+-- JSON object ARGUMENTS; an answer counts only if it is a 200 containing EXPECT. AUTHORIZATION, if
+-- set, is sent as the Authorization header.
 local tool = os.getenv("TOOL") or "say"
 local arguments = os.getenv("ARGUMENTS") or '{"text":"hello"}'
 local expect = os.getenv("EXPECT") or '"hello"'
@@ -7,6 +8,8 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
+local authorization = os.getenv("AUTHORIZATION")
+if authorization and authorization ~= "" then wrk.headers["Authorization"] = authorization end
 wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"' .. tool .. '","arguments":' .. arguments .. '}}'
 
 -- Any other answer would make the figures meaningless: count them.

@@ -36,12 +36,15 @@ public final class AuthorizationServer: Sendable {
     public let store: AuthStore
     public let settings: AuthSettings
     let verifier: TokenVerifier
+    /// Resolves URL-shaped client ids; nil turns client ID metadata documents off.
+    public let documents: ClientMetadataDocuments?
     private let logger: Logger
 
-    public init(store: AuthStore, settings: AuthSettings, verifier: TokenVerifier, logger: Logger) {
+    public init(store: AuthStore, settings: AuthSettings, verifier: TokenVerifier, documents: ClientMetadataDocuments? = nil, logger: Logger) {
         self.store = store
         self.settings = settings
         self.verifier = verifier
+        self.documents = documents
         self.logger = logger
     }
 
@@ -100,7 +103,15 @@ public final class AuthorizationServer: Sendable {
     /// is redirected until the client and its redirect URI are known good.
     public func check(_ query: [String: String], resource: String, scopes: ScopePolicy) async throws -> AuthorizationCheck {
         guard let clientID = query["client_id"], !clientID.isEmpty else { return .refuse("The request names no client (client_id is missing).") }
-        guard let client = try await store.client(clientID) else {
+        let client: ClientRecord
+        if let documents, documents.handles(clientID) {
+            switch await documents.client(clientID) {
+            case .success(let described): client = described
+            case .failure(let error): return .refuse("The application's client metadata document cannot be used: \(error)")
+            }
+        } else if let registered = try await store.client(clientID) {
+            client = registered
+        } else {
             return .refuse("The application asking for access is not registered here (unknown client_id). Try connecting it again.")
         }
         let redirectURI: String

@@ -2,18 +2,24 @@ import Foundation
 import PlugboardData
 import Synchronization
 
+/// What the resource server asks of a bearer token.
+public protocol BearerVerifier: Sendable {
+    /// The token's owner, client and scopes if it is valid for `resource` now.
+    func verify(_ token: String, resource: String) async throws -> BearerOutcome
+}
+
+public enum BearerOutcome: Sendable, Equatable {
+    case valid(AccessRecord)
+    /// Unknown, expired, revoked, for a disabled user or for another resource: the reason is
+    /// logged, never told to the client.
+    case invalid(String)
+}
+
 /// Verifies bearer tokens for the resource server. A verified token is remembered for a short
 /// time so the steady state costs no database round trip; revocation through this instance
 /// forgets it at once, and a revocation elsewhere (another instance, `plugboard user disable`)
 /// takes effect within `cacheSeconds`.
-public final class TokenVerifier: Sendable {
-    public enum Outcome: Sendable, Equatable {
-        case valid(AccessRecord)
-        /// Unknown, expired, revoked, for a disabled user or for another resource: the reason is
-        /// logged, never told to the client.
-        case invalid(String)
-    }
-
+public final class TokenVerifier: BearerVerifier {
     private struct Entry {
         var record: AccessRecord
         var until: ContinuousClock.Instant
@@ -29,7 +35,7 @@ public final class TokenVerifier: Sendable {
         self.cacheSeconds = cacheSeconds
     }
 
-    public func verify(_ token: String, resource: String) async throws -> Outcome {
+    public func verify(_ token: String, resource: String) async throws -> BearerOutcome {
         let digest = Secrets.digest(token)
         let now = ContinuousClock.now
         let record: AccessRecord

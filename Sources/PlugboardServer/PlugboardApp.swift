@@ -26,10 +26,11 @@ public struct PlugboardApp: Sendable {
                 reason: "refusing to listen on \(configuration.server.host):\(configuration.server.port) without authentication: "
                     + "with auth.mode 'none' every caller is '\(configuration.auth.localOwner)', so bind a loopback address (127.0.0.1)")
         }
-        if configuration.auth.tokens.autoConsentUser != nil, !configuration.listensOnLoopback {
+        if configuration.auth.tokens.autoConsentUser != nil || configuration.auth.allowLocalClientMetadata, !configuration.listensOnLoopback {
             throw ConfigurationError(
                 file: configuration.file, line: nil,
-                reason: "auth.test_auto_consent grants every authorization request without asking anyone; it is for tests on a loopback address only")
+                reason: "auth.test_auto_consent and auth.test_allow_http_client_metadata weaken the authorization server for tests; "
+                    + "they are refused unless the server listens on a loopback address")
         }
         self.configuration = configuration
         self.logger = logger
@@ -96,7 +97,7 @@ public struct PlugboardApp: Sendable {
         let transport = StreamableHTTPTransport(
             server: server, policy: requestPolicy, maxBodyBytes: configuration.server.maxBodyBytes, logger: logger)
         let router = Router(context: PlugboardRequestContext.self)
-        let endpoint = MCPEndpoint(transport: transport, access: access(addingRoutesTo: router))
+        let endpoint = MCPEndpoint(transport: transport, access: try access(addingRoutesTo: router))
         // The router matches `/mcp/` here too: no redirect that would lose a POST body.
         for method: HTTPRequest.Method in [.post, .get, .delete, .put, .patch, .options, .head] {
             router.on("/mcp", method: method) { request, context in await endpoint.respond(to: request, context: context) }
@@ -135,18 +136,34 @@ public struct PlugboardApp: Sendable {
         await stop()
     }
 
-    /// Who `/mcp` requests run for; with OAuth, also serves the authorization server and the
-    /// protected-resource metadata on `router`.
-    private func access(addingRoutesTo router: Router<PlugboardRequestContext>) -> MCPEndpoint.Access {
-        guard configuration.auth.mode == .oauth else { return .local(localCaller) }
-        let origin = PublicOrigin(publicURL: configuration.server.publicURL, trustedProxies: configuration.auth.trustedProxies)
+    /// Who `/mcp` requests run for; with OAuth, also serves the authorization server (built-in
+    /// mode) and the protected-resource metadata on `router`.
+    private func access(addingRoutesTo router: Router<PlugboardRequestContext>) throws -> MCPEndpoint.Access {
+        let auth = configuration.auth
+        let origin = PublicOrigin(publicURL: configuration.server.publicURL, trustedProxies: auth.trustedProxies)
         let scopes: @Sendable () -> ScopePolicy = { [plugins] in ScopePolicy(toolScopes: plugins.currentGeneration?.catalog.declaredScopes ?? []) }
-        let verifier = TokenVerifier(store: store.auth, cacheSeconds: configuration.auth.tokenCacheSeconds)
-        let authorization = AuthorizationServer(store: store.auth, settings: configuration.auth.tokens, verifier: verifier, logger: logger)
-        OAuthEndpoints(server: authorization, sessions: LoginSessions(), origin: origin, serverName: configuration.server.name, scopes: scopes, logger: logger)
-            .addRoutes(to: router)
+        let verifier: any BearerVerifier
+        let authorizationServer: @Sendable (String) -> String
+        switch auth.mode {
+        case .none:
+            return .local(localCaller)
+        case .external:
+            guard let issuer = auth.external else {
+                throw ConfigurationError(file: configuration.file, line: nil, reason: "auth mode 'external' needs auth.issuer")
+            }
+            verifier = ExternalTokenVerifier(issuer: issuer, cacheSeconds: auth.tokenCacheSeconds, logger: logger)
+            authorizationServer = { _ in issuer.issuer }
+        case .oauth:
+            let tokens = TokenVerifier(store: store.auth, cacheSeconds: auth.tokenCacheSeconds)
+            let documents = ClientMetadataDocuments(store: store.auth, reach: .init(allowLocal: auth.allowLocalClientMetadata), logger: logger)
+            let server = AuthorizationServer(store: store.auth, settings: auth.tokens, verifier: tokens, documents: documents, logger: logger)
+            OAuthEndpoints(server: server, sessions: LoginSessions(), origin: origin, serverName: configuration.server.name, scopes: scopes, logger: logger)
+                .addRoutes(to: router)
+            verifier = tokens
+            authorizationServer = { base in base }
+        }
         let gate = ResourceGate(
-            verifier: verifier, origin: origin, serverName: configuration.server.name, scopes: scopes,
+            verifier: verifier, authorizationServer: authorizationServer, origin: origin, serverName: configuration.server.name, scopes: scopes,
             catalog: { [plugins] in plugins.currentGeneration?.catalog }, logger: logger)
         gate.addRoutes(to: router)
         return .bearer(gate)

@@ -69,6 +69,8 @@ PASSWORDS = {
 LOGIN_ACTION = "/authorize/login"
 CONSENT_ACTION = "/authorize/consent"
 REDIRECT_STATUSES = (302, 303)
+TOKEN_CACHE_S = 1
+CLI_GRACE_S = TOKEN_CACHE_S + 2.0
 
 CLAUDE_CALLBACK = "https://claude.ai/api/mcp/auth_callback"
 CLAUDE_COM_CALLBACK = "https://claude.com/api/mcp/auth_callback"
@@ -94,7 +96,9 @@ def _start_oauth_server(name: str, tmp_path_factory: pytest.TempPathFactory, art
         DATA_PLUGINS,
         database=f"sqlite:{workdir / 'data.db'}",
         seed=DEMO / "sqlite.sql",
-        auth={"mode": "oauth"} | (auth or {}),
+        # token_cache_s: how long the server may keep trusting a token the CLI revoked (user
+        # disable, token revoke); 1 s instead of the default 30 keeps those tests short.
+        auth={"mode": "oauth", "token_cache_s": TOKEN_CACHE_S} | (auth or {}),
         **options,
     )
     server.start()
@@ -418,9 +422,14 @@ def prm_url(base: str) -> str:
     return f"{base}/.well-known/oauth-protected-resource/mcp"
 
 
-def assert_invalid_token(server: PlugboardServer, token: str) -> None:
-    """401 with error="invalid_token" and the full challenge (RS-5, RS-6)."""
+def assert_invalid_token(server: PlugboardServer, token: str, within: float = 0.0) -> None:
+    """401 with error="invalid_token" and the full challenge (RS-5, RS-6). `within`: how long a
+    change made outside the server (the CLI) may take to reach it (auth.token_cache_s)."""
+    deadline = time.monotonic() + within
     response = mcp_post(server, token, rpc("tools/list", {}, id=1))
+    while response.status_code != 401 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        response = mcp_post(server, token, rpc("tools/list", {}, id=1))
     assert response.status_code == 401, f"token {token[:40]!r}: expected 401, got {response.status_code} {response.text[:300]}"
     params = challenge(response)
     assert params.get("error") == "invalid_token", params
@@ -689,15 +698,17 @@ def test_authorize_refusals_redirect_with_error(oauth_server, loopback_client, c
         params["code_challenge_method"] = "plain"
     elif case == "response_type token":
         params["response_type"] = "token"
+        expected = "unsupported_response_type"  # RFC 6749 §4.1.2.1 (the contract lumps it with invalid_request)
     else:
         params["resource"] = "https://other.example.com/mcp"
         expected = "invalid_target"
     with Browser(oauth_server.base_url) as browser:
         response = browser.get_authorize(params)
-    query = redirect_query(response, redirect_uri, statuses=(302,))
+    query = redirect_query(response, redirect_uri, statuses=REDIRECT_STATUSES)
     assert query.get("error") == expected, query
     assert query.get("state") == params["state"] and query.get("iss") == oauth_server.base_url, query
     assert "code" not in query
+    assert response.status_code == 302, f"the contract's error redirect from GET /authorize is a 302, got {response.status_code}"
 
 
 @pytest.mark.parametrize("case", ["redirect mismatch", "unknown client"])
@@ -780,8 +791,8 @@ def test_disabled_user_tokens_stop_working(oauth_server, loopback_client):
     assert done.returncode == 0, done.stdout + done.stderr
     listing = server.cli("user", "list")
     assert listing.returncode == 0 and any(line.split()[:2] == ["carol", "disabled"] for line in listing.stdout.splitlines()), listing.stdout
-    assert_invalid_token(server, issued["access_token"])
-    assert_invalid_token(server, static)
+    assert_invalid_token(server, issued["access_token"], within=CLI_GRACE_S)
+    assert_invalid_token(server, static, within=CLI_GRACE_S)
     token_error(refresh(server, client_id, issued["refresh_token"]), "invalid_grant")
 
     # A disabled user cannot log in either (same answer as a wrong password).
@@ -790,7 +801,7 @@ def test_disabled_user_tokens_stop_working(oauth_server, loopback_client):
         page = browser.get_authorize(authorize_params(client_id, redirect_uri, code_challenge, "s", resource=server.url))
         refused = browser.login(page, "carol")
     assert refused.status_code == 401, refused.status_code
-    assert "Wrong username or password" in refused.text
+    assert "Wrong user name or password" in refused.text
 
 
 def test_revoked_token(oauth_server, loopback_client):
@@ -869,14 +880,15 @@ def test_login_lockout(oauth_server, loopback_client):
     with Browser(server.base_url) as browser:
         page = browser.get_authorize(authorize_params(client_id, redirect_uri, code_challenge, "s", resource=server.url))
         assert page.status_code == 200
-        statuses = []
+        statuses, pages = [], []
         for attempt in range(6):
             answer = browser.login(page, "dave", password=f"wrong-{attempt}")
             statuses.append(answer.status_code)
             if answer.status_code == 401:
-                assert "Wrong username or password" in answer.text
+                pages.append(answer.text)
                 page = answer  # the login page again, with its form
         assert statuses == [401, 401, 401, 401, 401, 429], statuses
+        assert all("Wrong user name or password" in text for text in pages)
         # Locked out: the right password does not help for now.
         assert browser.login(page, "dave").status_code == 429
 
@@ -1022,7 +1034,7 @@ async def test_scoped_static_token(oauth_server, mode):
     assert token not in listing.stdout  # shown once, at creation
     done = server.cli("token", "revoke", token_id)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert_invalid_token(server, token)
+    assert_invalid_token(server, token, within=CLI_GRACE_S)
 
 
 def test_static_token_default_scopes_are_all(oauth_server):

@@ -85,6 +85,16 @@ public struct AccessRecord: Sendable, Equatable {
     public var expiresAt: Int64?
     /// False when the grant was revoked or the user disabled.
     public var active: Bool
+
+    public init(grantID: String, owner: String, clientID: String, scopes: [String], resource: String, expiresAt: Int64?, active: Bool) {
+        self.grantID = grantID
+        self.owner = owner
+        self.clientID = clientID
+        self.scopes = scopes
+        self.resource = resource
+        self.expiresAt = expiresAt
+        self.active = active
+    }
 }
 
 /// The outcome of redeeming a single-use token (a code or a refresh token).

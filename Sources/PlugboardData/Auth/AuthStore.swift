@@ -54,6 +54,19 @@ public struct AuthStore: Sendable {
             ])
     }
 
+    /// Adds or refreshes a client described elsewhere (a client metadata document).
+    public func upsertClient(_ client: ClientRecord) async throws {
+        _ = try await database.rows(
+            """
+            INSERT INTO plugboard_clients (id, name, redirect_uris, origin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+            ON CONFLICT (id) DO UPDATE SET name = excluded.name, redirect_uris = excluded.redirect_uris RETURNING id
+            """,
+            [
+                .text(client.id), .text(client.name), .text(client.redirectURIs.joined(separator: "\n")), .text(client.origin.rawValue),
+                .integer(client.createdAt),
+            ])
+    }
+
     public func client(_ id: String) async throws -> ClientRecord? {
         guard let row = try await database.rows("SELECT id, name, redirect_uris, origin, created_at FROM plugboard_clients WHERE id = ?1", [.text(id)]).first,
             let id = row[0].text, let name = row[1].text, let uris = row[2].text, let origin = row[3].text.flatMap(ClientRecord.Origin.init)

@@ -88,11 +88,33 @@ public enum ConfigurationLoader {
         let authKeys =
             try sections["auth"]?.mapping(allowed: [
                 "mode", "local_owner", "access_token_ttl_s", "refresh_token_ttl_s", "code_ttl_s", "trusted_proxies", "token_cache_s", "test_auto_consent",
+                "test_allow_http_client_metadata", "issuer", "jwks_url", "audience", "owner_claim", "introspection_url", "introspection_client_id",
+                "introspection_client_secret",
             ]) ?? [:]
         let modeName = try authKeys["mode"]?.string() ?? "none"
         guard let mode = ServerConfiguration.Auth.Mode(rawValue: modeName) else {
             throw (authKeys["mode"] ?? root).error(
-                "unknown auth mode '\(modeName)': use 'oauth' (the built-in authorization server) or 'none' (loopback development only)")
+                "unknown auth mode '\(modeName)': use 'oauth' (the built-in authorization server), 'external' (tokens of another issuer) "
+                    + "or 'none' (loopback development only)")
+        }
+        var external: ExternalIssuer?
+        if mode == .external {
+            guard let issuer = try authKeys["issuer"]?.string() else {
+                throw (authKeys["mode"] ?? root).error("auth mode 'external' needs auth.issuer: the issuer URL its tokens carry in 'iss'")
+            }
+            var introspection: ExternalIssuer.Introspection?
+            if let url = try authKeys["introspection_url"]?.string() {
+                guard let clientID = try authKeys["introspection_client_id"]?.string(),
+                    let secret = try authKeys["introspection_client_secret"]?.string()
+                else {
+                    throw (authKeys["introspection_url"] ?? root).error(
+                        "auth.introspection_url needs auth.introspection_client_id and auth.introspection_client_secret")
+                }
+                introspection = .init(url: url, clientID: clientID, clientSecret: secret)
+            }
+            external = ExternalIssuer(
+                issuer: issuer, jwksURL: try authKeys["jwks_url"]?.string(), introspection: introspection, audience: try authKeys["audience"]?.string(),
+                ownerClaim: try authKeys["owner_claim"]?.string() ?? "sub")
         }
         let auth = ServerConfiguration.Auth(
             mode: mode, localOwner: try authKeys["local_owner"]?.string() ?? "local",
@@ -102,7 +124,9 @@ public enum ConfigurationLoader {
                 codeSeconds: Int64(try authKeys["code_ttl_s"]?.integer(in: 1...600) ?? 300),
                 autoConsentUser: try authKeys["test_auto_consent"]?.string()),
             trustedProxies: try authKeys["trusted_proxies"]?.strings() ?? [],
-            tokenCacheSeconds: try authKeys["token_cache_s"]?.integer(in: 0...300) ?? 30)
+            tokenCacheSeconds: try authKeys["token_cache_s"]?.integer(in: 0...300) ?? 30,
+            external: external,
+            allowLocalClientMetadata: try authKeys["test_allow_http_client_metadata"]?.bool() ?? false)
 
         var overlays: [String: ToolOverlay] = [:]
         if let tools = sections["tools"] {

@@ -48,6 +48,8 @@ public struct ServerConfiguration: Sendable {
             case none
             /// The built-in OAuth 2.1 authorization server; every request needs its bearer token.
             case oauth
+            /// Another server issues the tokens; this one only verifies them.
+            case external
         }
 
         public var mode: Mode
@@ -56,8 +58,12 @@ public struct ServerConfiguration: Sendable {
         public var tokens: AuthSettings
         /// Peers whose X-Forwarded-Proto/-Host are believed (the TLS proxy in front).
         public var trustedProxies: [String]
-        /// How long a verified token is believed without asking the database again.
+        /// How long a verified token is believed without asking the database (or the issuer) again.
         public var tokenCacheSeconds: Int
+        /// The issuer trusted in `external` mode.
+        public var external: ExternalIssuer?
+        /// Test only: client metadata documents may be plain http on loopback addresses.
+        public var allowLocalClientMetadata: Bool
     }
 
     /// The settings that differ in `other` and only take effect after a restart (a reload applies
@@ -78,6 +84,8 @@ public struct ServerConfiguration: Sendable {
         check("server.instructions") { $0.server.instructions }
         check("auth") { "\($0.auth.mode.rawValue) \($0.auth.localOwner) \($0.auth.trustedProxies) \($0.auth.tokenCacheSeconds)" }
         check("auth tokens") { $0.auth.tokens }
+        check("auth issuer") { $0.auth.external }
+        check("auth.test_allow_http_client_metadata") { $0.auth.allowLocalClientMetadata }
         check("plugins.state_dir") { $0.plugins.stateDirectory }
         check("database") { $0.database }
         check("plugins.watch") { $0.reload.watch }

@@ -52,7 +52,7 @@ struct OAuthEndpoints: Sendable {
                 ("revocation_endpoint_auth_methods_supported", ["none"]),
                 ("scopes_supported", .array(scopes().supported.map(JSONValue.string))),
                 ("authorization_response_iss_parameter_supported", true),
-                ("client_id_metadata_document_supported", false),
+                ("client_id_metadata_document_supported", .bool(server.documents != nil)),
             ]))
     }
 
@@ -97,10 +97,10 @@ struct OAuthEndpoints: Sendable {
         case .refuse(let message):
             return page(.badRequest, AuthorizePages.error(serverName: serverName, message), base: base)
         case .redirectError(let redirectURI, let state, let error):
-            return redirect(redirectURI, ["error": error.code, "error_description": error.description, "state": state, "iss": base])
+            return redirect(redirectURI, ["error": error.code, "error_description": error.description, "state": state, "iss": base], status: .found)
         case .valid(let authorization):
             if let user = server.settings.autoConsentUser {
-                return await grant(authorization, user: user, base: base)
+                return await grant(authorization, user: user, base: base, status: .found)
             }
             let requestID = sessions.add(authorization)
             if let user = request.cookies[cookieName("session", base: base)].flatMap({ sessions.user(ofSession: $0.value) }) {
@@ -195,10 +195,11 @@ struct OAuthEndpoints: Sendable {
         return response
     }
 
-    private func grant(_ authorization: AuthorizationRequest, user: String, base: String) async -> Response {
+    /// Back to the client with a code: 303 after a form post, 302 from GET /authorize.
+    private func grant(_ authorization: AuthorizationRequest, user: String, base: String, status: HTTPResponse.Status = .seeOther) async -> Response {
         do {
             let code = try await server.issueCode(authorization, owner: user)
-            return redirect(authorization.redirectURI, ["code": code, "state": authorization.state, "iss": base])
+            return redirect(authorization.redirectURI, ["code": code, "state": authorization.state, "iss": base], status: status)
         } catch {
             return serverError(error)
         }
@@ -263,12 +264,12 @@ struct OAuthEndpoints: Sendable {
 
     // MARK: responses
 
-    private func redirect(_ uri: String, _ parameters: [String: String?]) -> Response {
+    private func redirect(_ uri: String, _ parameters: [String: String?], status: HTTPResponse.Status = .seeOther) -> Response {
         let query = parameters.sorted { $0.key < $1.key }.compactMap { key, value in value.map { "\(key)=\(FormFields.encode($0))" } }
             .joined(separator: "&")
         let separator = uri.contains("?") ? "&" : "?"
         return Response(
-            status: .seeOther, headers: [.location: uri + separator + query, .cacheControl: "no-store", .referrerPolicy: "no-referrer"])
+            status: status, headers: [.location: uri + separator + query, .cacheControl: "no-store", .referrerPolicy: "no-referrer"])
     }
 
     private func page(_ status: HTTPResponse.Status, _ html: String, base: String) -> Response {

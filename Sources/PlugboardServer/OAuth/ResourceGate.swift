@@ -9,7 +9,9 @@ import PlugboardPlugins
 /// The resource server in front of `/mcp`: every request carries a bearer token this server
 /// issued for this resource, and the caller (owner, client, scopes) comes from it and nothing else.
 struct ResourceGate: Sendable {
-    let verifier: TokenVerifier
+    let verifier: any BearerVerifier
+    /// The issuer clients are sent to, given this server's public base URL.
+    let authorizationServer: @Sendable (String) -> String
     let origin: PublicOrigin
     let serverName: String
     let scopes: @Sendable () -> ScopePolicy
@@ -35,7 +37,7 @@ struct ResourceGate: Sendable {
         .object(
             JSONObject([
                 ("resource", .string(base + "/mcp")),
-                ("authorization_servers", .array([.string(base)])),
+                ("authorization_servers", .array([.string(authorizationServer(base))])),
                 ("scopes_supported", .array(scopes().supported.map(JSONValue.string))),
                 ("bearer_methods_supported", ["header"]),
                 ("resource_name", .string(serverName)),

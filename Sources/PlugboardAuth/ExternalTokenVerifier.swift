@@ -1,0 +1,241 @@
+import Foundation
+import JWTKit
+import Logging
+import NIOHTTP1
+import PlugboardData
+import PlugboardJSON
+import Synchronization
+
+/// Where access tokens come from when another server (Keycloak, Auth0, Okta, Entra, ...) is the
+/// authorization server.
+public struct ExternalIssuer: Sendable, Equatable {
+    public struct Introspection: Sendable, Equatable {
+        public var url: String
+        public var clientID: String
+        public var clientSecret: String
+
+        public init(url: String, clientID: String, clientSecret: String) {
+            self.url = url
+            self.clientID = clientID
+            self.clientSecret = clientSecret
+        }
+    }
+
+    /// The `iss` of its tokens, and what the protected-resource metadata names.
+    public var issuer: String
+    /// Where its signing keys are; nil discovers them from the issuer's metadata.
+    public var jwksURL: String?
+    /// RFC 7662 introspection instead of JWT validation (opaque tokens).
+    public var introspection: Introspection?
+    /// The `aud` tokens must carry; nil means this server's resource URL.
+    public var audience: String?
+    /// The claim holding the owner of the caller's rows.
+    public var ownerClaim: String
+
+    public init(issuer: String, jwksURL: String? = nil, introspection: Introspection? = nil, audience: String? = nil, ownerClaim: String = "sub") {
+        self.issuer = issuer
+        self.jwksURL = jwksURL
+        self.introspection = introspection
+        self.audience = audience
+        self.ownerClaim = ownerClaim
+    }
+}
+
+/// Verifies another issuer's access tokens: JWTs against its JWKS (signature, `iss`, `aud`, `exp`,
+/// `nbf`), or opaque tokens by introspection. Verified tokens are cached like the built-in ones.
+public final class ExternalTokenVerifier: BearerVerifier {
+    private struct Entry {
+        var record: AccessRecord
+        var until: ContinuousClock.Instant
+    }
+
+    public let issuer: ExternalIssuer
+    private let http = OutboundHTTP(maxBytes: 256 * 1024, timeout: .seconds(5))
+    private let keys = Mutex<(collection: JWTKeyCollection?, fetched: ContinuousClock.Instant?)>((nil, nil))
+    private let cache = Mutex<[String: Entry]>([:])
+    private let cacheSeconds: Int
+    private let logger: Logger
+    /// Clock skew tolerated on `exp` and `nbf`.
+    private static let leeway: Int64 = 30
+
+    public init(issuer: ExternalIssuer, cacheSeconds: Int, logger: Logger) {
+        self.issuer = issuer
+        self.cacheSeconds = cacheSeconds
+        self.logger = logger
+    }
+
+    public func verify(_ token: String, resource: String) async throws -> BearerOutcome {
+        let digest = Secrets.digest(token)
+        let now = ContinuousClock.now
+        if let cached = cache.withLock({ $0[digest] }), cached.until > now {
+            if let expiresAt = cached.record.expiresAt, expiresAt < Int64(Date().timeIntervalSince1970) { return .invalid("token expired") }
+            return .valid(cached.record)
+        }
+        let claims: [String: JSONValue]
+        do {
+            claims = try await issuer.introspection != nil ? introspect(token) : decode(token)
+        } catch let error as FetchError {
+            // The issuer is unreachable: not the client's fault, but nothing can be verified.
+            logger.error("cannot verify tokens of \(issuer.issuer): \(error)")
+            throw error
+        } catch {
+            return .invalid("\(error)")
+        }
+        let outcome = check(claims, resource: resource)
+        if case .valid(let record) = outcome {
+            cache.withLock { entries in
+                if entries.count >= 50_000 { entries.removeAll(keepingCapacity: true) }
+                entries[digest] = Entry(record: record, until: now.advanced(by: .seconds(cacheSeconds)))
+            }
+        }
+        return outcome
+    }
+
+    /// The claims every token must satisfy, whichever way they were obtained.
+    func check(_ claims: [String: JSONValue], resource: String) -> BearerOutcome {
+        let now = Int64(Date().timeIntervalSince1970)
+        if let iss = claims["iss"], iss != .string(issuer.issuer) { return .invalid("issuer \(iss) is not \(issuer.issuer)") }
+        if claims["iss"] == nil, issuer.introspection == nil { return .invalid("the token has no iss claim") }
+        guard let exp = Self.number(claims["exp"]) else { return .invalid("the token has no exp claim") }
+        guard exp + Self.leeway >= now else { return .invalid("token expired") }
+        if let nbf = Self.number(claims["nbf"]), nbf - Self.leeway > now { return .invalid("token not valid yet") }
+        let audiences: [String] =
+            switch claims["aud"] {
+            case .string(let one): [one]
+            case .array(let many): many.compactMap { if case .string(let value) = $0 { value } else { nil } }
+            default: []
+            }
+        let audienceOK =
+            if let expected = issuer.audience { audiences.contains(expected) } else {
+                audiences.contains { ResourceIdentifier.matches($0, canonical: resource) }
+            }
+        // Introspection answers may omit aud when the issuer binds audience itself; JWTs may not.
+        guard audienceOK || (audiences.isEmpty && issuer.introspection != nil) else {
+            return .invalid("audience \(audiences) does not include \(issuer.audience ?? resource)")
+        }
+        guard case .string(let owner)? = claims[issuer.ownerClaim], !owner.isEmpty else {
+            return .invalid("the token has no \(issuer.ownerClaim) claim to take the owner from")
+        }
+        let scopes: [String] =
+            switch claims["scope"] ?? claims["scp"] {
+            case .string(let text): text.split(separator: " ").map(String.init)
+            case .array(let values): values.compactMap { if case .string(let value) = $0 { value } else { nil } }
+            default: []
+            }
+        var client = ""
+        if case .string(let azp)? = claims["azp"] ?? claims["client_id"] { client = azp }
+        return .valid(
+            AccessRecord(grantID: "", owner: owner, clientID: client, scopes: scopes, resource: "", expiresAt: exp, active: true))
+    }
+
+    private static func number(_ value: JSONValue?) -> Int64? {
+        switch value {
+        case .int(let number): number
+        case .double(let number): Int64(number)
+        default: nil
+        }
+    }
+
+    // MARK: JWT
+
+    private func decode(_ token: String) async throws -> [String: JSONValue] {
+        let collection = try await keyCollection(refresh: false)
+        do {
+            return try await collection.verify(token, as: AllClaims.self).claims
+        } catch {
+            // A key the issuer rotated in since the last fetch: fetch again, at most every 30 s.
+            guard let fetched = keys.withLock({ $0.fetched }), ContinuousClock.now - fetched > .seconds(30) else { throw error }
+            return try await keyCollection(refresh: true).verify(token, as: AllClaims.self).claims
+        }
+    }
+
+    private func keyCollection(refresh: Bool) async throws -> JWTKeyCollection {
+        if !refresh, let collection = keys.withLock({ $0.collection }) { return collection }
+        let url = try await jwksURL()
+        let reply = try await http.fetch(url)
+        guard reply.status == 200 else { throw FetchError("the JWKS at \(url) answered HTTP \(reply.status)") }
+        let collection = JWTKeyCollection()
+        do {
+            try await collection.add(jwksJSON: String(decoding: reply.body, as: UTF8.self))
+        } catch {
+            throw FetchError("the JWKS at \(url) cannot be read: \(error)")
+        }
+        keys.withLock { $0 = (collection, .now) }
+        logger.info("signing keys of \(issuer.issuer) loaded from \(url)")
+        return collection
+    }
+
+    private func jwksURL() async throws -> String {
+        if let configured = issuer.jwksURL { return configured }
+        let base = issuer.issuer.hasSuffix("/") ? String(issuer.issuer.dropLast()) : issuer.issuer
+        for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"] {
+            guard let reply = try? await http.fetch(base + path), reply.status == 200, let metadata = try? JSONValue(parsing: reply.body),
+                case .string(let uri)? = metadata["jwks_uri"]
+            else { continue }
+            return uri
+        }
+        throw FetchError("\(issuer.issuer) publishes no jwks_uri in its metadata; set auth.jwks_url")
+    }
+
+    // MARK: introspection
+
+    private func introspect(_ token: String) async throws -> [String: JSONValue] {
+        guard let introspection = issuer.introspection else { return [:] }
+        let credentials = Data("\(introspection.clientID):\(introspection.clientSecret)".utf8).base64EncodedString()
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let body = "token=\(token.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")&token_type_hint=access_token"
+        let reply = try await http.fetch(
+            introspection.url, method: .POST,
+            headers: ["Content-Type": "application/x-www-form-urlencoded", "Authorization": "Basic \(credentials)", "Accept": "application/json"],
+            body: Array(body.utf8))
+        guard reply.status == 200, let answer = try? JSONValue(parsing: reply.body), case .object(let fields) = answer else {
+            throw FetchError("the introspection endpoint \(introspection.url) answered HTTP \(reply.status)")
+        }
+        guard fields["active"] == .bool(true) else { throw IntrospectionRefusal() }
+        return Dictionary(fields.entries.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    private struct IntrospectionRefusal: Error, CustomStringConvertible {
+        var description: String { "the issuer says the token is not active" }
+    }
+}
+
+/// Every claim of a verified JWT; the checks happen in `ExternalTokenVerifier.check`.
+private struct AllClaims: JWTPayload {
+    var claims: [String: JSONValue]
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        claims = try container.decode([String: ClaimValue].self).mapValues(\.json)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode([String: String]())
+    }
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// A claim as JSON: strings, numbers, booleans and arrays of them; objects are kept as null.
+private struct ClaimValue: Decodable {
+    var json: JSONValue
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let string = try? container.decode(String.self) {
+            json = .string(string)
+        } else if let int = try? container.decode(Int64.self) {
+            json = .int(int)
+        } else if let double = try? container.decode(Double.self) {
+            json = .double(double)
+        } else if let bool = try? container.decode(Bool.self) {
+            json = .bool(bool)
+        } else if let array = try? container.decode([ClaimValue].self) {
+            json = .array(array.map(\.json))
+        } else {
+            json = .null
+        }
+    }
+}

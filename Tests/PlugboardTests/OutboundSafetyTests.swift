@@ -1,0 +1,86 @@
+import Foundation
+import PlugboardJSON
+import Testing
+
+@testable import PlugboardAuth
+
+/// What an attacker-chosen URL may reach, and how another issuer's claims are judged.
+@Suite("Outbound fetches and external tokens")
+struct OutboundSafetyTests {
+    @Test(
+        "private, loopback, link-local, shared, documentation and multicast addresses are not public",
+        arguments: [
+            "127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "192.0.2.7",
+            "198.18.0.1", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1", "64:ff9b::a00:1", "ff02::1", "2001:db8::1", "2002:7f00:1::1", "not-an-address",
+        ])
+    func notPublic(address: String) {
+        #expect(!PublicAddress.isPublic(address))
+    }
+
+    @Test("ordinary internet addresses are public", arguments: ["93.184.216.34", "8.8.8.8", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8"])
+    func isPublic(address: String) {
+        #expect(PublicAddress.isPublic(address))
+    }
+
+    @Test("an untrusted fetch of a loopback name is refused before connecting")
+    func refusesLoopbackNames() async {
+        for url in ["https://localhost:1/doc", "https://127.0.0.1:1/doc", "http://example.com/doc", "https://user:pw@example.com/doc"] {
+            do {
+                _ = try await OutboundHTTP().fetchUntrusted(url, reach: .init(allowLocal: false))
+                Issue.record("\(url) was fetched")
+            } catch let error as FetchError {
+                #expect(
+                    error.description.contains("not a public address") || error.description.contains("https")
+                        || error.description.contains("credentials"), "\(url): \(error)")
+            } catch {
+                Issue.record("\(url): unexpected \(error)")
+            }
+        }
+    }
+
+    @Test("client metadata documents are cached for max-age within five minutes and a day")
+    func cacheLifetime() {
+        #expect(ClientMetadataDocuments.lifetime("public, max-age=7200") == .seconds(7200))
+        #expect(ClientMetadataDocuments.lifetime("max-age=5") == .seconds(300))
+        #expect(ClientMetadataDocuments.lifetime("max-age=9999999") == .seconds(86_400))
+        #expect(ClientMetadataDocuments.lifetime("no-store") == .seconds(300))
+        #expect(ClientMetadataDocuments.lifetime(nil) == .seconds(3600))
+    }
+
+    @Test("another issuer's claims: iss, aud, exp, nbf and the owner claim all count")
+    func externalClaims() {
+        let verifier = ExternalTokenVerifier(
+            issuer: ExternalIssuer(issuer: "https://idp.test", jwksURL: "http://unused", ownerClaim: "email"), cacheSeconds: 0,
+            logger: TestSupport.logger)
+        let now = Int64(Date().timeIntervalSince1970)
+        let resource = "https://mcp.example.com/mcp"
+        let good: [String: PlugboardJSON.JSONValue] = [
+            "iss": "https://idp.test", "aud": .array(["account", "https://mcp.example.com/mcp/"]), "exp": .int(now + 60), "email": "alice@example.com",
+            "scope": "mcp projects:read", "azp": "claude",
+        ]
+        guard case .valid(let record) = verifier.check(good, resource: resource) else {
+            Issue.record("good claims refused")
+            return
+        }
+        #expect(record.owner == "alice@example.com")
+        #expect(record.scopes == ["mcp", "projects:read"])
+        #expect(record.clientID == "claude")
+        func refused(_ change: (inout [String: PlugboardJSON.JSONValue]) -> Void) -> Bool {
+            var claims = good
+            change(&claims)
+            if case .invalid = verifier.check(claims, resource: resource) { return true }
+            return false
+        }
+        #expect(refused { $0["iss"] = "https://evil.test" })
+        #expect(refused { $0["iss"] = nil })
+        #expect(refused { $0["aud"] = "https://other.example.com/mcp" })
+        #expect(refused { $0["aud"] = nil })
+        #expect(refused { $0["exp"] = .int(now - 120) })
+        #expect(refused { $0["exp"] = nil })
+        #expect(refused { $0["nbf"] = .int(now + 120) })
+        #expect(refused { $0["email"] = nil })
+        #expect(refused { $0["email"] = "" })
+        #expect(!refused { $0["exp"] = .int(now - 10) }, "30 s of clock skew are tolerated")
+    }
+}
