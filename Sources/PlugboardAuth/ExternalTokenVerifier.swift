@@ -107,7 +107,7 @@ public final class ExternalTokenVerifier: BearerVerifier {
             }
         let audienceOK =
             if let expected = issuer.audience { audiences.contains(expected) } else {
-                audiences.contains { ResourceIdentifier.matches($0, canonical: resource) }
+                audiences.contains { ResourceIdentifier.matches($0, canonical: resource, acceptingOrigin: false) }
             }
         // Introspection answers may omit aud when the issuer binds audience itself; JWTs may not.
         guard audienceOK || (audiences.isEmpty && issuer.introspection != nil) else {

@@ -2,11 +2,13 @@
 /// real clients send: a trailing slash, different case in scheme and host, or the bare origin
 /// (claude.ai has sent `https://host/` for `https://host/mcp`).
 public enum ResourceIdentifier {
-    public static func matches(_ given: String, canonical: String) -> Bool {
+    /// `acceptingOrigin: false` for audiences another issuer wrote: a token for `https://host` may
+    /// be meant for another service on that host.
+    public static func matches(_ given: String, canonical: String, acceptingOrigin: Bool = true) -> Bool {
         let asked = normalized(given)
         let mine = normalized(canonical)
         if asked == mine { return true }
-        guard mine.hasSuffix("/mcp") else { return false }
+        guard acceptingOrigin, mine.hasSuffix("/mcp") else { return false }
         return asked == String(mine.dropLast(4))
     }
 

@@ -10,10 +10,13 @@ import Testing
 final class FlakyStore: HostStore {
     let store: SQLiteStore
     let failures: Mutex<Int>
+    /// How long each write takes.
+    let latency: Duration
 
-    init(path: String, failures: Int) throws {
+    init(path: String, failures: Int, latency: Duration = .zero) throws {
         store = try SQLiteStore(path: path)
         self.failures = Mutex(failures)
+        self.latency = latency
     }
 
     func migrate() async throws -> [String] { try await store.migrate() }
@@ -28,6 +31,7 @@ final class FlakyStore: HostStore {
             return remaining > 0
         }
         if fail { throw TestFailure("the database is down") }
+        try await Task.sleep(for: latency)
         try await store.append(events)
     }
 }
@@ -72,5 +76,17 @@ struct AuditLogTests {
         shutdown.cancel()
         await shutdown.value
         #expect(try await store.audit(limit: 10, after: nil).map(\.event.tool) == ["last"])
+    }
+
+    @Test("shutdown waits for a periodic write already under way")
+    func inFlight() async throws {
+        let store = try FlakyStore(path: "\(folder())/state.db", failures: 0, latency: .milliseconds(500))
+        _ = try await store.migrate()
+        let log = AuditLog(store: store, logger: TestSupport.logger)
+        log.start(interval: .milliseconds(10))
+        log.record(event("in flight"))
+        try await Task.sleep(for: .milliseconds(150))  // the periodic flush has taken the record and is writing
+        await log.stop()
+        #expect(try await store.audit(limit: 10, after: nil).map(\.event.tool) == ["in flight"])
     }
 }

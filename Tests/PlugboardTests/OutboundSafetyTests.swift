@@ -76,6 +76,7 @@ struct OutboundSafetyTests {
         #expect(refused { $0["iss"] = nil })
         #expect(refused { $0["aud"] = "https://other.example.com/mcp" })
         #expect(refused { $0["aud"] = nil })
+        #expect(refused { $0["aud"] = "https://mcp.example.com" }, "the bare origin may name another service on the host")
         #expect(refused { $0["exp"] = .int(now - 120) })
         #expect(refused { $0["exp"] = nil })
         #expect(refused { $0["nbf"] = .int(now + 120) })

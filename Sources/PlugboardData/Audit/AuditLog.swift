@@ -31,7 +31,10 @@ public final class AuditLog: AuditSink {
     }
 
     public func stop() async {
-        flusher.withLock { $0 }?.cancel()
+        // Wait for a flush in flight too: it holds records no longer in `pending`.
+        let task = flusher.withLock { $0 }
+        task?.cancel()
+        await task?.value
         await flush()
         let lost = pending.withLock { $0.count }
         if lost > 0 { logger.error("\(lost) audit record(s) could not be written before shutdown") }

@@ -16,6 +16,8 @@ public final class Catalog: MCPCatalog {
     let resources: [CatalogResource]
     let prompts: [CatalogPrompt]
     private let promptsByName: [String: CatalogPrompt]
+    /// Every scope some tool declares (consulted on each authenticated request).
+    public let declaredScopes: Set<String>
     private let audit: (any AuditSink)?
     private let logger: Logger
 
@@ -30,6 +32,7 @@ public final class Catalog: MCPCatalog {
         self.resources = resources
         self.prompts = prompts
         self.promptsByName = Dictionary(prompts.map { ($0.manifest.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.declaredScopes = Set(tools.flatMap(\.manifest.scopes))
         self.audit = audit
         self.logger = logger
     }
@@ -49,9 +52,6 @@ public final class Catalog: MCPCatalog {
     public var promptNames: [String] { prompts.map(\.manifest.name) }
 
     // MARK: Lists
-
-    /// Every scope some tool declares.
-    public var declaredScopes: Set<String> { Set(tools.flatMap(\.manifest.scopes)) }
 
     /// The scopes a tool needs, by a name it is served under; nil for an unknown tool.
     public func scopes(ofTool name: String) -> [String]? {
