@@ -182,36 +182,46 @@ public final class PostgresScopedData: DataService {
                            set_config('role', \(PostgresScoping.role(for: scope.plugin)), true)
                     """, logger: logger),
             ]
-            do {
-                var result: QueryRows
-                if statement.isRead {
-                    // The cap is part of the statement, so the server stops at it too.
-                    let capped = PostgresQuery(unsafeSQL: Self.capped(statement.body, rows: scope.maxRows + 1), binds: bindings)
-                    result = try await Self.collect(try await connection.query(capped, logger: logger), limit: scope.maxRows)
-                } else {
-                    let outcome = try await connection.query(PostgresQuery(unsafeSQL: String(statement.body), binds: bindings), logger: logger).get()
-                    guard ["INSERT", "UPDATE", "DELETE", "SELECT", "MERGE"].contains(outcome.metadata.command) else {
-                        throw QueryRefusal("only SELECT, INSERT, UPDATE and DELETE statements are allowed")
-                    }
-                    result = try Self.collect(outcome.rows, limit: scope.maxRows)
-                    result.rowsAffected = outcome.metadata.rows
-                }
-                for step in setUp { _ = try await step.get() }
-                try await connection.query(scope.writes && !statement.isRead ? "COMMIT" : "ROLLBACK", logger: logger)
-                return result
-            } catch {
-                // The first failure is the cause; the statements after it only report the aborted transaction.
-                var cause = error
+            // The first failure is the cause; the statements after it only report the aborted transaction.
+            func cause(of error: any Error) async -> any Error {
                 for step in setUp {
                     do {
                         _ = try await step.get()
                     } catch {
-                        cause = error
-                        break
+                        return error
                     }
                 }
+                return error
+            }
+            if statement.isRead {
+                // The cap is part of the statement, so the server stops at it too. A read is rolled
+                // back whatever happens, so the ROLLBACK goes out with it: the whole call is one
+                // round trip, and the connection is free again sooner.
+                let capped = PostgresQuery(unsafeSQL: Self.capped(statement.body, rows: scope.maxRows + 1), binds: bindings)
+                let rows: EventLoopFuture<PostgresQueryResult> = connection.query(capped, logger: logger)
+                let end: EventLoopFuture<PostgresQueryResult> = connection.query("ROLLBACK", logger: logger)
+                do {
+                    let result = try Self.collect(try await rows.get().rows, limit: scope.maxRows)
+                    for step in setUp + [end] { _ = try await step.get() }
+                    return result
+                } catch {
+                    _ = try? await end.get()
+                    throw await cause(of: error)
+                }
+            }
+            do {
+                let outcome = try await connection.query(PostgresQuery(unsafeSQL: String(statement.body), binds: bindings), logger: logger).get()
+                guard ["INSERT", "UPDATE", "DELETE", "SELECT", "MERGE"].contains(outcome.metadata.command) else {
+                    throw QueryRefusal("only SELECT, INSERT, UPDATE and DELETE statements are allowed")
+                }
+                var result = try Self.collect(outcome.rows, limit: scope.maxRows)
+                result.rowsAffected = outcome.metadata.rows
+                for step in setUp { _ = try await step.get() }
+                try await connection.query(scope.writes ? "COMMIT" : "ROLLBACK", logger: logger)
+                return result
+            } catch {
                 _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw cause
+                throw await cause(of: error)
             }
         }
     }
@@ -237,14 +247,6 @@ public final class PostgresScopedData: DataService {
             }
         }
         return bindings
-    }
-
-    static func collect(_ rows: PostgresRowSequence, limit: Int) async throws -> QueryRows {
-        var collected: [PostgresRow] = []
-        for try await row in rows { collected.append(row) }
-        var result = try collect(collected, limit: limit)
-        result.columns = rows.columns.map(\.name)
-        return result
     }
 
     static func collect(_ rows: [PostgresRow], limit: Int) throws -> QueryRows {
