@@ -32,6 +32,7 @@ from pydantic import AnyUrl
 
 from support import MODERN, PlugboardServer, free_port
 from test_oauth import (
+    _start_oauth_server,
     CONSENT_ACTION,
     DATA_PLUGINS,
     DEMO,
@@ -141,28 +142,6 @@ def fresh_path(label: str) -> str:
 # -- servers -------------------------------------------------------------------------------------
 
 
-def _start(name: str, tmp_path_factory, artifacts: str, users: list[str], auth: dict) -> PlugboardServer:
-    workdir = tmp_path_factory.mktemp(f"cimd-{name}")
-    server = PlugboardServer(
-        f"cimd-{name}",
-        workdir,
-        artifacts,
-        DATA_PLUGINS,
-        database=f"sqlite:{workdir / 'data.db'}",
-        seed=DEMO / "sqlite.sql",
-        auth={"mode": "oauth", "token_cache_s": 1} | auth,
-    )
-    server.start()
-    try:
-        for user in users:
-            done = server.cli("user", "add", user, "--password-stdin", input=PASSWORDS[user] + "\n")
-            assert done.returncode == 0, f"user add {user} failed ({done.returncode}): {done.stdout}{done.stderr}"
-    except BaseException:
-        server.stop()
-        raise
-    return server
-
-
 @pytest.fixture(scope="module")
 def documents() -> Iterator[DocumentServer]:
     server = DocumentServer()
@@ -173,7 +152,7 @@ def documents() -> Iterator[DocumentServer]:
 @pytest.fixture(scope="module")
 def cimd_server(tmp_path_factory, artifacts_dir) -> Iterator[PlugboardServer]:
     """May fetch http documents on loopback addresses (the test switch)."""
-    server = _start("lab", tmp_path_factory, artifacts_dir, ["alice", "bob"], {"test_allow_http_client_metadata": True})
+    server = _start_oauth_server("cimd-lab", tmp_path_factory, artifacts_dir, ["alice", "bob"], {"test_allow_http_client_metadata": True})
     yield server
     server.stop()
 
@@ -181,7 +160,7 @@ def cimd_server(tmp_path_factory, artifacts_dir) -> Iterator[PlugboardServer]:
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory, artifacts_dir) -> Iterator[PlugboardServer]:
     """Production rules: https documents on public addresses only."""
-    server = _start("strict", tmp_path_factory, artifacts_dir, [], {})
+    server = _start_oauth_server("cimd-strict", tmp_path_factory, artifacts_dir, [])
     yield server
     server.stop()
 

@@ -122,13 +122,16 @@ struct OAuthEndpoints: Sendable {
         }
         let name = form["username", default: ""].trimmingCharacters(in: .whitespaces)
         let password = form["password", default: ""]
+        func loginAgain(_ status: HTTPResponse.Status, _ message: String) -> Response {
+            page(
+                status,
+                AuthorizePages.login(
+                    serverName: serverName, request: pending.request, requestID: requestID, csrf: csrfToken(request, base: base), message: message),
+                base: base)
+        }
         guard !throttle.isBlocked(user: name, peer: context.peer) else {
             logger.notice("login refused: too many failed attempts", metadata: ["user": "\(name)", "peer": "\(context.peer)"])
-            return page(
-                .tooManyRequests,
-                AuthorizePages.login(
-                    serverName: serverName, request: pending.request, requestID: requestID, csrf: csrfToken(request, base: base),
-                    message: "Too many failed sign-ins. Wait a few minutes and try again."), base: base)
+            return loginAgain(.tooManyRequests, "Too many failed sign-ins. Wait a few minutes and try again.")
         }
         let user: String?
         do {
@@ -142,11 +145,7 @@ struct OAuthEndpoints: Sendable {
         guard let user else {
             throttle.recordFailure(user: name, peer: context.peer)
             logger.notice("login failed", metadata: ["user": "\(name)", "peer": "\(context.peer)"])
-            return page(
-                .unauthorized,
-                AuthorizePages.login(
-                    serverName: serverName, request: pending.request, requestID: requestID, csrf: csrfToken(request, base: base),
-                    message: "Wrong user name or password."), base: base)
+            return loginAgain(.unauthorized, "Wrong user name or password.")
         }
         sessions.setUser(user, for: requestID)
         var response = await consentOrGrant(requestID: requestID, authorization: pending.request, user: user, request: request, base: base)
