@@ -252,14 +252,14 @@ public final class PostgresScopedData: DataService {
     static func collect(_ rows: [PostgresRow], limit: Int) throws -> QueryRows {
         var values: [[JSONValue]] = []
         var columns: [String] = []
+        values.reserveCapacity(min(rows.count, limit))
         for row in rows.prefix(limit) {
             var rowValues: [JSONValue] = []
-            var names: [String] = []
+            rowValues.reserveCapacity(row.count)
             for cell in row {
                 rowValues.append(try json(cell))
-                names.append(cell.columnName)
             }
-            if columns.isEmpty { columns = names }
+            if columns.isEmpty { columns = row.map(\.columnName) }
             values.append(rowValues)
         }
         return QueryRows(columns: columns, rows: values, truncated: rows.count > limit)

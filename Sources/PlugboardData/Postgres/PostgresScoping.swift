@@ -28,7 +28,7 @@ public struct PostgresScoping: Sendable {
     /// The role a plugin's queries run as: a hash, because plugin names may exceed PostgreSQL's
     /// 63-byte identifiers and two truncated names must never share a role.
     public static func role(for plugin: String) -> String {
-        "pb_plugin_" + SHA256.hash(data: Data(plugin.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        "pb_plugin_" + SHA256.hash(data: Data(plugin.utf8)).prefix(8).hexString
     }
 
     static func quote(_ identifier: String) -> String {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PlugboardPlugins
 
 /// Why the host's database could not be brought up to date, in terms the operator can act on.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
@@ -28,6 +29,6 @@ enum SeedFile {
     }
 
     static func digest(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(text.utf8)).hexString
     }
 }

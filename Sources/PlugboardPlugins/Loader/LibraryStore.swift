@@ -42,7 +42,7 @@ public struct LibraryStore: Sendable {
 
 extension Sequence<UInt8> {
     /// Lowercase hexadecimal, two digits a byte.
-    var hexString: String {
+    public var hexString: String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         for byte in self {
