@@ -31,6 +31,8 @@ public final class LoginSessions: Sendable {
         let now = ContinuousClock.now
         pending.withLock { entries in
             if entries.count >= Self.maxEntries { entries = entries.filter { now - $0.value.created < Self.pendingLifetime } }
+            // Still full of live requests: someone is flooding /authorize; the memory stays bounded.
+            while entries.count >= Self.maxEntries, let any = entries.keys.first { entries[any] = nil }
             entries[id] = Pending(request: request, user: nil, created: now)
         }
         return id
@@ -61,6 +63,7 @@ public final class LoginSessions: Sendable {
         let now = ContinuousClock.now
         sessions.withLock { entries in
             if entries.count >= Self.maxEntries { entries = entries.filter { $0.value.until > now } }
+            while entries.count >= Self.maxEntries, let any = entries.keys.first { entries[any] = nil }
             entries[id] = Session(user: user, until: now + Self.sessionLifetime)
         }
         return id

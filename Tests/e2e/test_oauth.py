@@ -223,9 +223,9 @@ class Browser:
     own (sent back to the server's origin), same-origin Origin headers on form posts, and no
     redirect following, so the 30x to the client's redirect URI is captured, never fetched."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
         self.base_url = base_url
-        self.http = httpx2.Client(timeout=30.0, follow_redirects=False)
+        self.http = httpx2.Client(timeout=30.0, follow_redirects=False, headers=headers)
         self.cookies: dict[str, str] = {}
         self.set_cookies: list[str] = []
         self.log: list[tuple[str, str, int]] = []
@@ -891,6 +891,30 @@ def test_login_lockout(oauth_server, loopback_client):
         assert all("Wrong user name or password" in text for text in pages)
         # Locked out: the right password does not help for now.
         assert browser.login(page, "dave").status_code == 429
+
+
+def test_login_throttle_counts_the_address_a_trusted_proxy_saw(proxy_server):
+    """Behind a trusted proxy every peer is the proxy: failures count per X-Forwarded-For address,
+    so one attacker does not lock everyone out, and cannot escape the count by staying behind it."""
+    server = proxy_server
+    redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
+    client_id = add_client(server, redirect_uri)
+    _, code_challenge = pkce()
+
+    def attempts(address: str, count: int) -> list[int]:
+        with Browser(server.base_url, headers={"X-Forwarded-For": f"198.51.100.7, {address}"}) as browser:
+            page = browser.get_authorize(authorize_params(client_id, redirect_uri, code_challenge, "s", resource=server.url))
+            statuses = []
+            for attempt in range(count):
+                answer = browser.login(page, "alice", password=f"wrong-{attempt}")
+                statuses.append(answer.status_code)
+                if answer.status_code == 401:
+                    page = answer
+            return statuses
+
+    assert attempts("203.0.113.10", 6) == [401, 401, 401, 401, 401, 429]
+    # Another client address behind the same proxy is not locked out by the first one.
+    assert attempts("203.0.113.11", 1) == [401]
 
 
 def test_consent_deny_and_foreign_session(oauth_server, loopback_client):

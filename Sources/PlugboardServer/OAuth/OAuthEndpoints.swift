@@ -12,6 +12,8 @@ struct OAuthEndpoints: Sendable {
     let sessions: LoginSessions
     let throttle = LoginThrottle()
     let registrations = RateLimit(limit: 20, per: .seconds(60))
+    /// Each authorization request may cost a stored pending request and a metadata document fetch.
+    let authorizations = RateLimit(limit: 300, per: .seconds(60))
     let origin: PublicOrigin
     let serverName: String
     let scopes: @Sendable () -> ScopePolicy
@@ -59,7 +61,8 @@ struct OAuthEndpoints: Sendable {
     // MARK: registration
 
     private func register(_ request: Request, context: PlugboardRequestContext) async -> Response {
-        guard registrations.allow(context.peer) else {
+        let client = origin.clientAddress(of: request, context: context)
+        guard registrations.allow(client) else {
             return Self.oauthError(OAuthError("too_many_requests", "too many registrations from this address; wait a minute", status: 429))
         }
         var request = request
@@ -67,8 +70,8 @@ struct OAuthEndpoints: Sendable {
             return Self.oauthError(OAuthError("invalid_client_metadata", "the body must be a JSON object of at most 16 KiB"))
         }
         do {
-            let (client, response) = try await server.register(metadata, scopes: scopes())
-            logger.info("client registered", metadata: ["client": "\(client.id)", "name": "\(client.name)", "peer": "\(context.peer)"])
+            let (registered, response) = try await server.register(metadata, scopes: scopes())
+            logger.info("client registered", metadata: ["client": "\(registered.id)", "name": "\(registered.name)", "peer": "\(client)"])
             return Self.json(.created, response, cors: true)
         } catch let error as OAuthError {
             return Self.oauthError(error)
@@ -81,6 +84,9 @@ struct OAuthEndpoints: Sendable {
 
     private func authorize(_ request: Request, context: PlugboardRequestContext) async -> Response {
         let base = origin.base(of: request, context: context)
+        guard authorizations.allow(origin.clientAddress(of: request, context: context)) else {
+            return page(.tooManyRequests, AuthorizePages.error(serverName: serverName, "Too many authorization requests from your address; wait a minute."), base: base)
+        }
         let query: [String: String]
         do {
             query = try FormFields.parse(request.uri.query ?? "")
@@ -122,6 +128,7 @@ struct OAuthEndpoints: Sendable {
         }
         let name = form["username", default: ""].trimmingCharacters(in: .whitespaces)
         let password = form["password", default: ""]
+        let peer = origin.clientAddress(of: request, context: context)
         func loginAgain(_ status: HTTPResponse.Status, _ message: String) -> Response {
             page(
                 status,
@@ -129,8 +136,8 @@ struct OAuthEndpoints: Sendable {
                     serverName: serverName, request: pending.request, requestID: requestID, csrf: csrfToken(request, base: base), message: message),
                 base: base)
         }
-        guard !throttle.isBlocked(user: name, peer: context.peer) else {
-            logger.notice("login refused: too many failed attempts", metadata: ["user": "\(name)", "peer": "\(context.peer)"])
+        guard !throttle.isBlocked(user: name, peer: peer) else {
+            logger.notice("login refused: too many failed attempts", metadata: ["user": "\(name)", "peer": "\(peer)"])
             return loginAgain(.tooManyRequests, "Too many failed sign-ins. Wait a few minutes and try again.")
         }
         let user: String?
@@ -143,8 +150,8 @@ struct OAuthEndpoints: Sendable {
             return serverError(error)
         }
         guard let user else {
-            throttle.recordFailure(user: name, peer: context.peer)
-            logger.notice("login failed", metadata: ["user": "\(name)", "peer": "\(context.peer)"])
+            throttle.recordFailure(user: name, peer: peer)
+            logger.notice("login failed", metadata: ["user": "\(name)", "peer": "\(peer)"])
             return loginAgain(.unauthorized, "Wrong user name or password.")
         }
         sessions.setUser(user, for: requestID)

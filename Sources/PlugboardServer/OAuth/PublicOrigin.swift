@@ -25,6 +25,15 @@ struct PublicOrigin: Sendable {
         return "\(scheme)://\(host.lowercased())"
     }
 
+    /// The address rate limits and the login throttle count by: the peer, or behind a trusted
+    /// proxy the address that proxy saw (the last X-Forwarded-For entry, the one it appended).
+    func clientAddress(of request: Request, context: PlugboardRequestContext) -> String {
+        guard trustedProxies.contains(context.peer), let forwarded = request.headers[.forwardedFor],
+            let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty
+        else { return context.peer }
+        return last
+    }
+
     /// The first value of a header a chain of proxies may have appended to.
     private static func first(_ value: String) -> String? {
         value.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
