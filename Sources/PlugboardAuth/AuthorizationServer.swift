@@ -81,7 +81,10 @@ public final class AuthorizationServer: Sendable {
         try await store.addClient(client)
         // Clients that never completed an authorization within a day are litter from retries.
         let collected = try await store.collectUnusedClients(registeredBefore: now - 86400)
-        if collected > 0 { logger.info("forgot \(collected) registered clients that never obtained a grant") }
+        let expired = try await store.collectExpiredTokens(before: now - 86400)
+        if collected > 0 || expired > 0 {
+            logger.info("forgot \(collected) clients that never obtained a grant and \(expired) tokens expired a day ago or more")
+        }
         let scope: String = if case .string(let asked)? = fields["scope"] { asked } else { "" }
         let response: JSONValue = .object(
             JSONObject([
@@ -107,7 +110,8 @@ public final class AuthorizationServer: Sendable {
         if let documents, documents.handles(clientID) {
             switch await documents.client(clientID) {
             case .success(let described): client = described
-            case .failure(let error): return .refuse("The application's client metadata document cannot be used: \(error)")
+            // The details (addresses, ports) stay in the log: the page must not become a network scanner.
+            case .failure: return .refuse("The application's client metadata document at \(clientID) cannot be used (see the server log for why).")
             }
         } else if let registered = try await store.client(clientID) {
             client = registered
@@ -127,6 +131,8 @@ public final class AuthorizationServer: Sendable {
             redirectURI = only
         }
         let state = query["state"]
+        // Kept in memory until the user answers: bounded.
+        guard (state?.utf8.count ?? 0) <= 1024 else { return .refuse("The request's state parameter is longer than 1024 bytes.") }
         func fail(_ error: OAuthError) -> AuthorizationCheck { .redirectError(redirectURI: redirectURI, state: state, error) }
         guard query["response_type"] == "code" else { return fail(OAuthError("unsupported_response_type", "only response_type=code is supported")) }
         guard let challenge = query["code_challenge"], !challenge.isEmpty else {
@@ -242,7 +248,7 @@ public final class AuthorizationServer: Sendable {
     // MARK: static API tokens
 
     /// The scope of an API token created without a scope list: every tool, present and future.
-    public static let everyScope = "*"
+    public static let everyScope = AuthStore.everyScope
 
     /// A token for scripts and CI, shown once; it does not expire until revoked.
     public func createAPIToken(owner: String, scopes: [String], name: String?) async throws -> (token: String, grantID: String) {

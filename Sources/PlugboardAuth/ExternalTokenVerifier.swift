@@ -65,7 +65,8 @@ public final class ExternalTokenVerifier: BearerVerifier {
     }
 
     public func verify(_ token: String, resource: String) async throws -> BearerOutcome {
-        let digest = Secrets.digest(token)
+        // The audience was checked against `resource`: a cached answer holds for that resource only.
+        let digest = Secrets.digest(token) + " " + resource
         let now = ContinuousClock.now
         if let cached = cache.withLock({ $0[digest] }), cached.until > now {
             if let expiresAt = cached.record.expiresAt, expiresAt < Int64(Date().timeIntervalSince1970) { return .invalid("token expired") }
@@ -97,8 +98,8 @@ public final class ExternalTokenVerifier: BearerVerifier {
         if let iss = claims["iss"], iss != .string(issuer.issuer) { return .invalid("issuer \(iss) is not \(issuer.issuer)") }
         if claims["iss"] == nil, issuer.introspection == nil { return .invalid("the token has no iss claim") }
         guard let exp = Self.number(claims["exp"]) else { return .invalid("the token has no exp claim") }
-        guard exp + Self.leeway >= now else { return .invalid("token expired") }
-        if let nbf = Self.number(claims["nbf"]), nbf - Self.leeway > now { return .invalid("token not valid yet") }
+        guard exp >= now - Self.leeway else { return .invalid("token expired") }
+        if let nbf = Self.number(claims["nbf"]), nbf > now + Self.leeway { return .invalid("token not valid yet") }
         let audiences: [String] =
             switch claims["aud"] {
             case .string(let one): [one]
@@ -109,8 +110,9 @@ public final class ExternalTokenVerifier: BearerVerifier {
             if let expected = issuer.audience { audiences.contains(expected) } else {
                 audiences.contains { ResourceIdentifier.matches($0, canonical: resource, acceptingOrigin: false) }
             }
-        // Introspection answers may omit aud when the issuer binds audience itself; JWTs may not.
-        guard audienceOK || (audiences.isEmpty && issuer.introspection != nil) else {
+        // An introspection answer may omit aud when the issuer binds the audience itself; JWTs may
+        // not, and neither may an answer when an audience is configured to be checked.
+        guard audienceOK || (audiences.isEmpty && issuer.introspection != nil && issuer.audience == nil) else {
             return .invalid("audience \(audiences) does not include \(issuer.audience ?? resource)")
         }
         guard case .string(let owner)? = claims[issuer.ownerClaim], !owner.isEmpty else {
@@ -131,7 +133,8 @@ public final class ExternalTokenVerifier: BearerVerifier {
     private static func number(_ value: JSONValue?) -> Int64? {
         switch value {
         case .int(let number): number
-        case .double(let number): Int64(number)
+        // Clamped: a value past Int64 (or NaN) must not trap.
+        case .double(let number): number.isNaN ? nil : Int64(exactly: number.rounded(.down)) ?? (number > 0 ? .max : .min)
         default: nil
         }
     }

@@ -89,21 +89,28 @@ public final class LoginThrottle: Sendable {
         self.window = window
     }
 
-    public func isBlocked(user: String, peer: String) -> Bool {
+    /// Counts an attempt before the password is checked, so that guesses sent in parallel count
+    /// too; false when the limit is reached. A successful sign-in hands its attempt back.
+    public func begin(user: String, peer: String) -> Bool {
         let key = "\(user.lowercased())|\(peer)"
         let now = ContinuousClock.now
         return failures.withLock { entries in
             let recent = (entries[key] ?? []).filter { now - $0 < window }
-            entries[key] = recent.isEmpty ? nil : recent
-            return recent.count >= limit
+            guard recent.count < limit else {
+                entries[key] = recent
+                return false
+            }
+            if entries.count >= 50_000 { entries = entries.filter { $0.value.contains { now - $0 < window } } }
+            entries[key] = recent + [now]
+            return true
         }
     }
 
-    public func recordFailure(user: String, peer: String) {
+    public func succeeded(user: String, peer: String) {
         let key = "\(user.lowercased())|\(peer)"
         failures.withLock { entries in
-            if entries.count >= 50_000 { entries.removeAll(keepingCapacity: true) }
-            entries[key, default: []].append(.now)
+            entries[key]?.removeLast()
+            if entries[key]?.isEmpty == true { entries[key] = nil }
         }
     }
 }

@@ -79,14 +79,30 @@ public struct OutboundHTTP: Sendable {
             request.headers = headers
             request.headers.replaceOrAdd(name: "User-Agent", value: "plugboard")
             if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-            let response = try await client.execute(request, timeout: timeout)
-            var collected = try await response.body.collect(upTo: maxBytes)
-            let bytes = collected.readBytes(length: collected.readableBytes) ?? []
+            let (prepared, maxBytes, timeout) = (request, maxBytes, timeout)
+            // One deadline for the whole exchange: AsyncHTTPClient's ends with the response head,
+            // and a server trickling its body must not hold the fetch for long.
+            let reply = try await withThrowingTaskGroup(of: Reply?.self) { group in
+                group.addTask {
+                    let response = try await client.execute(prepared, timeout: timeout)
+                    var collected = try await response.body.collect(upTo: maxBytes)
+                    let bytes = collected.readBytes(length: collected.readableBytes) ?? []
+                    return Reply(status: Int(response.status.code), headers: response.headers, body: bytes)
+                }
+                group.addTask {
+                    try await Task.sleep(for: .nanoseconds(timeout.nanoseconds))
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let reply = first else { throw FetchError("\(url) did not answer within the time limit") }
+                return reply
+            }
             try await client.shutdown()
-            return Reply(status: Int(response.status.code), headers: response.headers, body: bytes)
+            return reply
         } catch {
             try? await client.shutdown()
             if error is NIOTooManyBytesError { throw FetchError("\(url) answered more than \(maxBytes) bytes") }
+            if error is FetchError { throw error }
             throw FetchError("cannot fetch \(url): \(error)")
         }
     }
@@ -130,9 +146,7 @@ enum PublicAddress {
             return isPublicV4(Array(bytes[12..<16]))
         }
         if bytes[0..<12] == [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0][...] { return isPublicV4(Array(bytes[12..<16])) }  // NAT64
-        if bytes[0] & 0xfe == 0xfc { return false }  // fc00::/7 unique local
-        if bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80 { return false }  // fe80::/10 link-local
-        if bytes[0] == 0xff { return false }  // multicast
+        guard bytes[0] & 0xe0 == 0x20 else { return false }  // only 2000::/3 is global unicast
         if bytes[0] == 0x20 && bytes[1] == 0x01 && bytes[2] == 0x0d && bytes[3] == 0xb8 { return false }  // documentation
         if bytes[0] == 0x20 && bytes[1] == 0x01 && bytes[2] == 0 && bytes[3] == 0 { return false }  // Teredo
         if bytes[0] == 0x20 && bytes[1] == 0x02 { return false }  // 6to4 wraps arbitrary IPv4
@@ -151,6 +165,7 @@ enum PublicAddress {
         case (100, 64...127): return false  // shared address space
         case (172, 16...31): return false
         case (192, 0) where b[2] == 0 || b[2] == 2: return false
+        case (192, 88) where b[2] == 99: return false  // 6to4 relay anycast
         case (198, 18...19): return false
         case (198, 51) where b[2] == 100: return false
         case (203, 0) where b[2] == 113: return false

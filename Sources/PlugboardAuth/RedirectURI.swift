@@ -30,9 +30,13 @@ public enum RedirectURI {
         URLComponents(string: uri)?.host ?? uri
     }
 
+    /// `localhost`, `::1` or an IPv4 literal in 127.0.0.0/8 — not any name that starts with "127.".
     static func isLoopback(_ host: String) -> Bool {
         let bare = host.trimmingCharacters(in: ["[", "]"]).lowercased()
-        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
+        if bare == "localhost" || bare == "::1" { return true }
+        var address = in_addr()
+        guard inet_pton(AF_INET, bare, &address) == 1 else { return false }
+        return withUnsafeBytes(of: address.s_addr) { $0.first == 127 }
     }
 }
 

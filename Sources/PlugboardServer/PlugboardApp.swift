@@ -32,6 +32,14 @@ public struct PlugboardApp: Sendable {
                 reason: "auth.test_auto_consent and auth.test_allow_http_client_metadata weaken the authorization server for tests; "
                     + "they are refused unless the server listens on a loopback address")
         }
+        if configuration.auth.mode == .external, configuration.auth.external?.audience == nil, configuration.server.publicURL == nil,
+            !configuration.listensOnLoopback
+        {
+            throw ConfigurationError(
+                file: configuration.file, line: nil,
+                reason: "auth mode 'external' off loopback needs server.public_url or auth.audience: otherwise the audience tokens must carry "
+                    + "would follow the request's Host header, and a token the issuer made for another service could be replayed here")
+        }
         self.configuration = configuration
         self.logger = logger
         store = try Self.store(at: configuration.database, logger: logger)

@@ -12,7 +12,8 @@ struct OutboundSafetyTests {
         arguments: [
             "127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "192.0.2.7",
             "198.18.0.1", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1", "64:ff9b::a00:1", "ff02::1", "2001:db8::1", "2002:7f00:1::1", "not-an-address",
+            "::ffff:10.0.0.1", "64:ff9b::a00:1", "ff02::1", "2001:db8::1", "2002:7f00:1::1", "not-an-address", "::7f00:1", "fec0::1",
+            "192.88.99.1", "64:ff9b:1::a00:1",
         ])
     func notPublic(address: String) {
         #expect(!PublicAddress.isPublic(address))
@@ -83,5 +84,43 @@ struct OutboundSafetyTests {
         #expect(refused { $0["email"] = nil })
         #expect(refused { $0["email"] = "" })
         #expect(!refused { $0["exp"] = .int(now - 10) }, "30 s of clock skew are tolerated")
+    }
+
+    @Test("loopback redirect URIs are loopback literals, not names that start with 127.")
+    func loopbackRedirects() {
+        #expect(RedirectURI.isAllowed("http://127.0.0.1:5555/callback"))
+        #expect(RedirectURI.isAllowed("http://127.9.9.9/cb"))
+        #expect(RedirectURI.isAllowed("http://[::1]:8000/cb"))
+        #expect(RedirectURI.isAllowed("http://localhost/cb"))
+        #expect(!RedirectURI.isAllowed("http://127.0.0.1.nip.io/cb"))
+        #expect(!RedirectURI.isAllowed("http://127.evil.com/cb"))
+        #expect(!RedirectURI.matches(requested: "http://127.0.0.1.nip.io:9/cb", registered: "http://127.0.0.1.nip.io/cb"))
+    }
+
+    @Test("sign-in attempts count before the password check, so parallel guesses are limited too")
+    func throttle() {
+        let throttle = LoginThrottle(limit: 3, window: .seconds(60))
+        let started = (0..<5).map { _ in throttle.begin(user: "Alice", peer: "203.0.113.1") }
+        #expect(started == [true, true, true, false, false])
+        #expect(throttle.begin(user: "alice", peer: "203.0.113.2"), "another address has its own count")
+        throttle.succeeded(user: "alice", peer: "203.0.113.1")
+        #expect(throttle.begin(user: "alice", peer: "203.0.113.1"), "a success hands its attempt back")
+    }
+
+    @Test("introspection answers without aud pass only when no audience is configured; absurd numbers do not trap")
+    func introspectionAudience() {
+        let now = Int64(Date().timeIntervalSince1970)
+        let claims: [String: PlugboardJSON.JSONValue] = ["sub": "alice", "exp": .int(now + 60), "active": true]
+        let introspection = ExternalIssuer.Introspection(url: "http://unused", clientID: "rs", clientSecret: "s")
+        let open = ExternalTokenVerifier(issuer: ExternalIssuer(issuer: "https://idp.test", introspection: introspection), cacheSeconds: 0, logger: TestSupport.logger)
+        let strict = ExternalTokenVerifier(
+            issuer: ExternalIssuer(issuer: "https://idp.test", introspection: introspection, audience: "api://plugboard"), cacheSeconds: 0,
+            logger: TestSupport.logger)
+        if case .invalid(let reason) = open.check(claims, resource: "https://mcp.example.com/mcp") { Issue.record("refused: \(reason)") }
+        if case .valid = strict.check(claims, resource: "https://mcp.example.com/mcp") { Issue.record("an aud-less answer passed a configured audience") }
+        var huge = claims
+        huge["exp"] = .double(1e300)
+        huge["nbf"] = .double(-1e300)
+        if case .invalid(let reason) = open.check(huge, resource: "https://mcp.example.com/mcp") { Issue.record("refused: \(reason)") }
     }
 }

@@ -85,8 +85,13 @@ public struct AccessRecord: Sendable, Equatable {
     public var expiresAt: Int64?
     /// False when the grant was revoked or the user disabled.
     public var active: Bool
+    /// An API token created without scopes: every tool. Only this server's CLI makes one.
+    public var unrestricted: Bool
 
-    public init(grantID: String, owner: String, clientID: String, scopes: [String], resource: String, expiresAt: Int64?, active: Bool) {
+    public init(
+        grantID: String, owner: String, clientID: String, scopes: [String], resource: String, expiresAt: Int64?, active: Bool,
+        unrestricted: Bool = false
+    ) {
         self.grantID = grantID
         self.owner = owner
         self.clientID = clientID
@@ -94,6 +99,7 @@ public struct AccessRecord: Sendable, Equatable {
         self.resource = resource
         self.expiresAt = expiresAt
         self.active = active
+        self.unrestricted = unrestricted
     }
 }
 

@@ -75,12 +75,12 @@ public struct AuthStore: Sendable {
             id: id, name: name, redirectURIs: uris.split(separator: "\n").map(String.init), origin: origin, createdAt: row[4].integer ?? 0)
     }
 
-    /// Forgets dynamically registered clients that never obtained a grant: Claude registers a
-    /// fresh client on every connection attempt.
+    /// Forgets registered and metadata-document clients that never obtained a grant: Claude
+    /// registers a fresh client on every connection attempt, and anyone can name a document.
     public func collectUnusedClients(registeredBefore cutoff: Int64) async throws -> Int {
         try await database.rows(
             """
-            DELETE FROM plugboard_clients WHERE origin = 'registered' AND created_at < ?1
+            DELETE FROM plugboard_clients WHERE origin IN ('registered', 'metadata') AND created_at < ?1
               AND NOT EXISTS (SELECT 1 FROM plugboard_grants g WHERE g.client_id = plugboard_clients.id) RETURNING id
             """, [.integer(cutoff)]
         ).count
@@ -145,7 +145,7 @@ public struct AuthStore: Sendable {
         guard
             let row = try await database.rows(
                 """
-                SELECT g.id, g.owner, g.client_id, g.scopes, g.resource, t.expires_at, g.revoked_at, u.disabled
+                SELECT g.id, g.owner, g.client_id, g.scopes, g.resource, t.expires_at, g.revoked_at, u.disabled, g.kind
                 FROM plugboard_tokens t JOIN plugboard_grants g ON g.id = t.grant_id LEFT JOIN plugboard_users u ON u.name = g.owner
                 WHERE t.digest = ?1 AND t.kind IN ('access', 'api')
                 """, [.text(digest)]
@@ -154,8 +154,11 @@ public struct AuthStore: Sendable {
         else { return nil }
         return AccessRecord(
             grantID: grantID, owner: owner, clientID: clientID, scopes: Self.scopes(scopes), resource: resource, expiresAt: row[5].integer,
-            active: row[6] == .null && row[7].integer == 0)
+            active: row[6] == .null && row[7].integer == 0, unrestricted: row[8].text == GrantRecord.Kind.api.rawValue && scopes == AuthStore.everyScope)
     }
+
+    /// The scope list of an API token that may call every tool.
+    public static let everyScope = "*"
 
     public func grant(_ id: String) async throws -> GrantRecord? {
         try await database.rows("SELECT \(Self.grantColumns) FROM plugboard_grants WHERE id = ?1", [.text(id)]).first.flatMap(Self.grant)

@@ -136,7 +136,7 @@ struct OAuthEndpoints: Sendable {
                     serverName: serverName, request: pending.request, requestID: requestID, csrf: csrfToken(request, base: base), message: message),
                 base: base)
         }
-        guard !throttle.isBlocked(user: name, peer: peer) else {
+        guard throttle.begin(user: name, peer: peer) else {
             logger.notice("login refused: too many failed attempts", metadata: ["user": "\(name)", "peer": "\(peer)"])
             return loginAgain(.tooManyRequests, "Too many failed sign-ins. Wait a few minutes and try again.")
         }
@@ -150,10 +150,10 @@ struct OAuthEndpoints: Sendable {
             return serverError(error)
         }
         guard let user else {
-            throttle.recordFailure(user: name, peer: peer)
             logger.notice("login failed", metadata: ["user": "\(name)", "peer": "\(peer)"])
             return loginAgain(.unauthorized, "Wrong user name or password.")
         }
+        throttle.succeeded(user: name, peer: peer)
         sessions.setUser(user, for: requestID)
         var response = await consentOrGrant(requestID: requestID, authorization: pending.request, user: user, request: request, base: base)
         response.setCookie(cookie("session", sessions.startSession(for: user), base: base))
@@ -188,7 +188,9 @@ struct OAuthEndpoints: Sendable {
     private func consentOrGrant(requestID: String, authorization: AuthorizationRequest, user: String, request: Request, base: String) async -> Response {
         do {
             if try await server.store.hasConsent(owner: user, clientID: authorization.client.id, scopes: authorization.scopes) {
-                _ = sessions.finish(requestID)
+                guard sessions.finish(requestID) != nil else {
+                    return page(.forbidden, AuthorizePages.error(serverName: serverName, Self.staleForm), base: base)
+                }
                 return await grant(authorization, user: user, base: base)
             }
         } catch {

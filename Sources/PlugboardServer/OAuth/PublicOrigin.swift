@@ -18,8 +18,8 @@ struct PublicOrigin: Sendable {
     func base(of request: Request, context: PlugboardRequestContext) -> String {
         if let configured { return configured }
         let trusted = trustedProxies.contains(context.peer)
-        let forwardedProto = trusted ? request.headers[.forwardedProto].flatMap(Self.first) : nil
-        let forwardedHost = trusted ? request.headers[.forwardedHost].flatMap(Self.first) : nil
+        let forwardedProto = trusted ? request.headers[.forwardedProto].flatMap(Self.last) : nil
+        let forwardedHost = trusted ? request.headers[.forwardedHost].flatMap(Self.last) : nil
         let scheme = forwardedProto == "https" ? "https" : "http"
         let host = forwardedHost ?? request.head.authority ?? "localhost"
         return "\(scheme)://\(host.lowercased())"
@@ -34,8 +34,8 @@ struct PublicOrigin: Sendable {
         return last
     }
 
-    /// The first value of a header a chain of proxies may have appended to.
-    private static func first(_ value: String) -> String? {
-        value.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+    /// The value the trusted proxy wrote: the last one, when a client sent its own before it.
+    private static func last(_ value: String) -> String? {
+        value.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
     }
 }

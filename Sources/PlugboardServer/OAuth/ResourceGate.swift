@@ -62,7 +62,7 @@ struct ResourceGate: Sendable {
         do {
             switch try await verifier.verify(token, resource: base + "/mcp") {
             case .valid(let record):
-                let scopes: Set<String>? = record.scopes == [AuthorizationServer.everyScope] ? nil : Set(record.scopes)
+                let scopes: Set<String>? = record.unrestricted ? nil : Set(record.scopes)
                 return .caller(MCPCaller(owner: record.owner, clientID: record.clientID, scopes: scopes))
             case .invalid(let reason):
                 logger.info("bearer token refused: \(reason)", metadata: ["peer": "\(context.peer)"])
