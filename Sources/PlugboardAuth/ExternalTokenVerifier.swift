@@ -52,6 +52,9 @@ public final class ExternalTokenVerifier: BearerVerifier {
     public let issuer: ExternalIssuer
     private let http = OutboundHTTP(maxBytes: 256 * 1024, timeout: .seconds(5))
     private let keys = Mutex<(collection: JWTKeyCollection?, fetched: ContinuousClock.Instant?)>((nil, nil))
+    /// When the last fetch of the keys failed: requests meanwhile fail fast instead of each
+    /// fetching again.
+    private let lastFailure = Mutex<ContinuousClock.Instant?>(nil)
     private let cache = Mutex<[String: Entry]>([:])
     private let cacheSeconds: Int
     private let logger: Logger
@@ -154,14 +157,23 @@ public final class ExternalTokenVerifier: BearerVerifier {
 
     private func keyCollection(refresh: Bool) async throws -> JWTKeyCollection {
         if !refresh, let collection = keys.withLock({ $0.collection }) { return collection }
-        let url = try await jwksURL()
-        let reply = try await http.fetch(url)
-        guard reply.status == 200 else { throw FetchError("the JWKS at \(url) answered HTTP \(reply.status)") }
+        if let failed = lastFailure.withLock({ $0 }), ContinuousClock.now - failed < .seconds(5) {
+            throw FetchError("the signing keys of \(issuer.issuer) could not be loaded a moment ago")
+        }
         let collection = JWTKeyCollection()
+        let url: String
         do {
-            try await collection.add(jwksJSON: String(decoding: reply.body, as: UTF8.self))
+            url = try await jwksURL()
+            let reply = try await http.fetch(url)
+            guard reply.status == 200 else { throw FetchError("the JWKS at \(url) answered HTTP \(reply.status)") }
+            do {
+                try await collection.add(jwksJSON: String(decoding: reply.body, as: UTF8.self))
+            } catch {
+                throw FetchError("the JWKS at \(url) cannot be read: \(error)")
+            }
         } catch {
-            throw FetchError("the JWKS at \(url) cannot be read: \(error)")
+            lastFailure.withLock { $0 = .now }
+            throw error
         }
         keys.withLock { $0 = (collection, .now) }
         logger.info("signing keys of \(issuer.issuer) loaded from \(url)")
