@@ -6,8 +6,9 @@ import PlugboardJSON
 import PlugboardMCP
 import PlugboardPlugins
 
-/// The resource server in front of `/mcp`: every request carries a bearer token this server
-/// issued for this resource, and the caller (owner, client, scopes) comes from it and nothing else.
+/// The resource server in front of `/mcp`: every request carries a bearer token for this resource,
+/// issued here or by the configured issuer, and the caller (owner, client, scopes) comes from it
+/// and nothing else.
 struct ResourceGate: Sendable {
     let verifier: any BearerVerifier
     /// The issuer clients are sent to, given this server's public base URL.
@@ -46,7 +47,8 @@ struct ResourceGate: Sendable {
 
     func authenticate(_ request: Request, context: PlugboardRequestContext) async -> Outcome {
         let base = origin.base(of: request, context: context)
-        if let query = request.uri.query, (try? FormFields.parse(query))?["access_token"] != nil || query.contains("access_token=") {
+        // Tokens in URLs end up in logs and Referer headers: refused outright (RFC 6750 §2.3 is a MAY we decline).
+        if let query = request.uri.query, query.contains("access_token") {
             return .refused(
                 challenge(
                     .badRequest, base: base, error: "invalid_request",
