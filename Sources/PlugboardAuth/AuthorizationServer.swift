@@ -133,7 +133,15 @@ public final class AuthorizationServer: Sendable {
         let state = query["state"]
         // Kept in memory until the user answers: bounded.
         guard (state?.utf8.count ?? 0) <= 1024 else { return .refuse("The request's state parameter is longer than 1024 bytes.") }
-        func fail(_ error: OAuthError) -> AuthorizationCheck { .redirectError(redirectURI: redirectURI, state: state, error) }
+        // Errors go back to the redirect URI only for clients an administrator added: anyone can
+        // register a client, and an error answered without asking the user must not make this
+        // server a redirector to wherever that client points (RFC 9700 §4.11.2).
+        func fail(_ error: OAuthError) -> AuthorizationCheck {
+            guard client.origin == .cli else {
+                return .refuse("This authorization request from \(client.name) is malformed: \(error.description) (\(error.code)).")
+            }
+            return .redirectError(redirectURI: redirectURI, state: state, error)
+        }
         guard query["response_type"] == "code" else { return fail(OAuthError("unsupported_response_type", "only response_type=code is supported")) }
         guard let challenge = query["code_challenge"], !challenge.isEmpty else {
             return fail(.invalidRequest("code_challenge is required (PKCE with S256)"))

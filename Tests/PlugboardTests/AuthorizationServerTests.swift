@@ -145,8 +145,10 @@ struct AuthorizationServerTests {
     @Test("authorization requests: PKCE S256 required, redirect URIs exact (any loopback port), foreign resources refused", arguments: backends)
     func requestChecks(backend: Backend) async throws {
         let (server, _) = try await Self.server(backend)
-        let (client, _) = try await server.register(
-            .object(JSONObject([("redirect_uris", ["http://127.0.0.1:3000/cb", .string(Self.redirect)])])), scopes: Self.policy)
+        // Added by an administrator: errors go back to its redirect URI.
+        let client = ClientRecord(
+            id: "cli-client", name: "Admin's app", redirectURIs: ["http://127.0.0.1:3000/cb", Self.redirect], origin: .cli, createdAt: 1)
+        try await server.store.addClient(client)
         let (_, challenge) = Self.verifierAndChallenge()
         func check(_ changes: [String: String?]) async throws -> AuthorizationCheck {
             var query = [
@@ -168,6 +170,12 @@ struct AuthorizationServerTests {
         if case .refuse = try await check(["redirect_uri": "https://claude.ai/api/mcp/auth_callback/../evil"]) {} else { Issue.record("redirect mismatch") }
         if case .refuse = try await check(["redirect_uri": "http://localhost:3000/cb"]) {} else { Issue.record("another loopback host name") }
         if case .refuse = try await check(["client_id": "unknown"]) {} else { Issue.record("unknown client") }
+
+        // Registered by anyone: an error is a page, never a redirect nobody approved.
+        let (registered, _) = try await server.register(.object(JSONObject([("redirect_uris", [.string(Self.redirect)])])), scopes: Self.policy)
+        let malformed = try await server.check(
+            ["client_id": registered.id, "redirect_uri": Self.redirect, "response_type": "code"], resource: Self.resource, scopes: Self.policy)
+        if case .refuse = malformed {} else { Issue.record("a registered client's malformed request was redirected: \(malformed)") }
 
         let refused = await Self.oauthError { _ = try await server.register(.object(JSONObject([("redirect_uris", ["http://evil.example.com/cb"])])), scopes: Self.policy) }
         #expect(refused?.code == "invalid_redirect_uri")
