@@ -465,6 +465,24 @@ class MemoryStorage:
         self.client_info = client_info
 
 
+def sdk_provider(server: PlugboardServer, agent: "BrowserAgent", client_name: str, redirect_uri: str, **options) -> OAuthClientProvider:
+    """The official SDK's OAuth client for a public client, with `agent` as its browser."""
+    return OAuthClientProvider(
+        server_url=server.url,
+        client_metadata=OAuthClientMetadata(
+            client_name=client_name,
+            redirect_uris=[AnyUrl(redirect_uri)],
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+            token_endpoint_auth_method="none",
+        ),
+        storage=MemoryStorage(),
+        redirect_handler=agent.redirect_handler,
+        callback_handler=agent.callback_handler,
+        **options,
+    )
+
+
 class BrowserAgent:
     """The SDK's redirect and callback handlers: a person in a browser logging in and consenting."""
 
@@ -520,19 +538,7 @@ async def test_sdk_full_chain_with_login_and_consent(oauth_server, mode, user):
     async def record(response: httpx2.Response) -> None:
         wire.append((response.request.method, response.request.url.path, response.status_code))
 
-    provider = OAuthClientProvider(
-        server_url=server.url,
-        client_metadata=OAuthClientMetadata(
-            client_name=client_name,
-            redirect_uris=[AnyUrl(redirect_uri)],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
-        storage=MemoryStorage(),
-        redirect_handler=agent.redirect_handler,
-        callback_handler=agent.callback_handler,
-    )
+    provider = sdk_provider(server, agent, client_name, redirect_uri)
     try:
         async with httpx2.AsyncClient(auth=provider, timeout=httpx2.Timeout(30.0), event_hooks={"response": [record]}) as http:
             async with Client(streamable_http_client(server.url, http_client=http), mode=mode, read_timeout_seconds=30.0) as client:

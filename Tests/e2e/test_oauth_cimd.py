@@ -25,13 +25,11 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx2
 import pytest
 from mcp.client import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
-from pydantic import AnyUrl
 
 from support import MODERN, PlugboardServer, free_port
 from test_oauth import (
+    sdk_provider,
     _start_oauth_server,
     CONSENT_ACTION,
     DATA_PLUGINS,
@@ -43,7 +41,6 @@ from test_oauth import (
     PROJECT_TOOLS,
     Browser,
     BrowserAgent,
-    MemoryStorage,
     authorize_params,
     exchange,
     pkce,
@@ -214,18 +211,8 @@ async def test_sdk_chain_with_a_metadata_document(cimd_server, documents, mode):
         if request.url.path == "/token":
             token_forms.append(dict(parse_qsl(request.content.decode())))
 
-    provider = OAuthClientProvider(
-        server_url=server.url,
-        client_metadata=OAuthClientMetadata(
-            client_name=APP_NAME,
-            redirect_uris=[AnyUrl(REDIRECT_URI)],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
-        storage=MemoryStorage(),
-        redirect_handler=agent.redirect_handler,
-        callback_handler=agent.callback_handler,
+    provider = sdk_provider(
+        server, agent, APP_NAME, REDIRECT_URI,
         # The SDK's constructor accepts https document URLs only; the documents here are plain
         # http on loopback (the server's test switch allows them). Construct with an https URL,
         # then point the flow at the real one: everything after the constructor is the SDK's own.
