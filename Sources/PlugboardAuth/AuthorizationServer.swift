@@ -255,9 +255,6 @@ public final class AuthorizationServer: Sendable {
 
     // MARK: static API tokens
 
-    /// The scope of an API token created without a scope list: every tool, present and future.
-    public static let everyScope = AuthStore.everyScope
-
     /// A token for scripts and CI, shown once; it does not expire until revoked.
     public func createAPIToken(owner: String, scopes: [String], name: String?) async throws -> (token: String, grantID: String) {
         let now = Self.now

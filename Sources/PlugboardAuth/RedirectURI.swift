@@ -31,7 +31,8 @@ public enum RedirectURI {
     }
 
     /// `localhost`, `::1` or an IPv4 literal in 127.0.0.0/8 — not any name that starts with "127.".
-    static func isLoopback(_ host: String) -> Bool {
+    /// Also what decides whether the server listens on loopback only.
+    public static func isLoopback(_ host: String) -> Bool {
         let bare = host.trimmingCharacters(in: ["[", "]"]).lowercased()
         if bare == "localhost" || bare == "::1" { return true }
         var address = in_addr()

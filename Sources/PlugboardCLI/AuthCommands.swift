@@ -145,7 +145,7 @@ struct Token: AsyncParsableCommand {
             guard let record = try await store.user(user), !record.disabled else {
                 throw ValidationError("there is no active user \(user); add one with `plugboard user add \(user)`")
             }
-            let granted = scopes.map { $0.split(separator: " ").map(String.init) } ?? [AuthorizationServer.everyScope]
+            let granted = scopes.map { $0.split(separator: " ").map(String.init) } ?? [AuthStore.everyScope]
             let server = AuthorizationServer(
                 store: store, settings: AuthSettings(), verifier: TokenVerifier(store: store), logger: Logger(label: "plugboard"))
             let (token, id) = try await server.createAPIToken(owner: user, scopes: granted, name: name)

@@ -49,17 +49,20 @@ func bootstrapLogging(level: Logger.Level) -> Logger {
     return Logger(label: "plugboard")
 }
 
+/// What both serving commands start with: the configuration, logging and the app.
+func servingApp(_ options: ConfigOption) throws -> PlugboardApp {
+    Plugboard.ignoreBrokenPipes()
+    let configuration = try options.load()
+    return try PlugboardApp.open(configuration, logger: bootstrapLogging(level: configuration.logLevel))
+}
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Serve MCP over HTTP (the default).")
 
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
-        Plugboard.ignoreBrokenPipes()
-        let configuration = try options.load()
-        let logger = bootstrapLogging(level: configuration.logLevel)
-        let app = try PlugboardApp.open(configuration, logger: logger)
-        try await app.runHTTP()
+        try await servingApp(options).runHTTP()
     }
 }
 
@@ -69,11 +72,7 @@ struct Stdio: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
-        Plugboard.ignoreBrokenPipes()
-        let configuration = try options.load()
-        let logger = bootstrapLogging(level: configuration.logLevel)
-        let app = try PlugboardApp.open(configuration, logger: logger)
-        try await app.runStdio()
+        try await servingApp(options).runStdio()
     }
 }
 

@@ -170,6 +170,8 @@ struct AuthorizationServerTests {
         if case .refuse = try await check(["redirect_uri": "https://claude.ai/api/mcp/auth_callback/../evil"]) {} else { Issue.record("redirect mismatch") }
         if case .refuse = try await check(["redirect_uri": "http://localhost:3000/cb"]) {} else { Issue.record("another loopback host name") }
         if case .refuse = try await check(["client_id": "unknown"]) {} else { Issue.record("unknown client") }
+        if case .refuse = try await check(["state": String(repeating: "s", count: 1025)]) {} else { Issue.record("a state over 1 KiB is kept") }
+        if case .valid = try await check(["state": String(repeating: "s", count: 1024)]) {} else { Issue.record("a 1 KiB state is refused") }
 
         // Registered by anyone: an error is a page, never a redirect nobody approved.
         let (registered, _) = try await server.register(.object(JSONObject([("redirect_uris", [.string(Self.redirect)])])), scopes: Self.policy)
@@ -194,6 +196,17 @@ struct AuthorizationServerTests {
         try await server.revoke(grantID: id, reason: "test")
         if case .valid = try await verifier.verify(token, resource: Self.resource) { Issue.record("revoked API token verifies") }
         if case .valid = try await verifier.verify("pba_garbage", resource: Self.resource) { Issue.record("garbage verifies") }
+
+        // The wildcard means every tool only on an API token; on any other grant it is just a name.
+        let (everything, _) = try await server.createAPIToken(owner: "alice", scopes: [AuthStore.everyScope], name: nil)
+        guard case .valid(let wildcard) = try await verifier.verify(everything, resource: Self.resource) else { throw TestFailure("wildcard token refused") }
+        #expect(wildcard.unrestricted)
+        try await server.store.addClient(ClientRecord(id: "c", name: "c", redirectURIs: [Self.redirect], origin: .cli, createdAt: 1))
+        try await server.store.addGrant(
+            GrantRecord(id: "g", kind: .oauth, owner: "alice", clientID: "c", scopes: [AuthStore.everyScope], resource: Self.resource, createdAt: 1))
+        try await server.store.addToken(digest: Secrets.digest("pba_star"), kind: .access, grantID: "g", expiresAt: nil, at: 1)
+        guard case .valid(let oauth) = try await verifier.verify("pba_star", resource: Self.resource) else { throw TestFailure("oauth token refused") }
+        #expect(!oauth.unrestricted)
     }
 
     @Test("scopes: unknown ones are dropped, none known means all, mcp always")

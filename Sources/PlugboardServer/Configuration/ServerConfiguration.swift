@@ -97,13 +97,6 @@ public struct ServerConfiguration: Sendable {
 
     /// True when the listen address only accepts connections from this machine.
     public var listensOnLoopback: Bool {
-        HostAddress.isLoopback(server.host)
-    }
-}
-
-enum HostAddress {
-    static func isLoopback(_ host: String) -> Bool {
-        let bare = host.trimmingCharacters(in: ["[", "]"])
-        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
+        RedirectURI.isLoopback(server.host)
     }
 }

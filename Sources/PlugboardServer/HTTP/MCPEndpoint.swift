@@ -17,14 +17,16 @@ struct MCPEndpoint: Sendable {
     let access: Access
 
     func respond(to request: Request, context: PlugboardRequestContext) async -> Response {
-        if let refusal = transport.refusal(authority: request.head.authority, headers: request.headers) {
-            return Self.response(refusal)
-        }
         let caller: MCPCaller
         switch access {
         case .local(let local):
             caller = local
         case .bearer(let gate):
+            // A foreign page or Host name gets its 403/421 before any challenge (the transport
+            // checks again for itself).
+            if let refusal = transport.refusal(authority: request.head.authority, headers: request.headers) {
+                return Self.response(refusal)
+            }
             switch await gate.authenticate(request, context: context) {
             case .caller(let verified): caller = verified
             case .refused(let response): return response
@@ -38,9 +40,7 @@ struct MCPEndpoint: Sendable {
             return Self.response(transport.payloadTooLarge())
         }
         let bytes = Array(buffer: body)
-        if case .bearer(let gate) = access,
-            let refusal = gate.insufficientScope(bytes, headers: request.headers, caller: caller, base: gate.origin.base(of: request, context: context))
-        {
+        if case .bearer(let gate) = access, let refusal = gate.insufficientScope(bytes, request: request, context: context, caller: caller) {
             return refusal
         }
         let exchange = MCPHTTPRequest(method: request.method, authority: request.head.authority, headerFields: request.headers, body: bytes)

@@ -79,7 +79,8 @@ struct ResourceGate: Sendable {
 
     /// 403 when the request calls a tool whose scopes the token lacks (RFC 6750 §3.1), naming every
     /// scope the call needs so the client can step up in one authorization.
-    func insufficientScope(_ body: [UInt8], headers: HTTPFields, caller: MCPCaller, base: String) -> Response? {
+    func insufficientScope(_ body: [UInt8], request: Request, context: PlugboardRequestContext, caller: MCPCaller) -> Response? {
+        let headers = request.headers
         guard let held = caller.scopes, let catalog = catalog(), !catalog.declaredScopes.isSubset(of: held) else { return nil }
         var names: [String] = []
         if headers[.mcpMethod] == "tools/call", let name = headers[.mcpName] {
@@ -95,7 +96,7 @@ struct ResourceGate: Sendable {
         guard !needed.isSubset(of: held) else { return nil }
         let scope = ([ScopePolicy.base] + needed.subtracting([ScopePolicy.base]).sorted()).joined(separator: " ")
         return challenge(
-            .forbidden, base: base, error: "insufficient_scope", description: "this tool needs the scopes \(scope)", scope: scope)
+            .forbidden, base: origin.base(of: request, context: context), error: "insufficient_scope", description: "this tool needs the scopes \(scope)", scope: scope)
     }
 
     private func challenge(
