@@ -209,6 +209,18 @@ struct AuthorizationServerTests {
         #expect(!oauth.unrestricted)
     }
 
+    @Test("a cached token stops verifying the moment its grant is revoked through this server", arguments: backends)
+    func revocationBeatsTheCache(backend: Backend) async throws {
+        let (uncached, _) = try await Self.server(backend)
+        let cached = TokenVerifier(store: uncached.store, cacheSeconds: 300)
+        let server = AuthorizationServer(store: uncached.store, settings: AuthSettings(), verifier: cached, logger: TestSupport.logger)
+        let (client, code, verifier) = try await Self.authorize(server)
+        let tokens = try await Self.exchange(server, client: client, code: code, verifier: verifier)
+        guard case .valid = try await cached.verify(tokens.accessToken, resource: Self.resource) else { throw TestFailure("fresh token refused") }
+        try await server.revoke(token: try #require(tokens.refreshToken))
+        if case .valid = try await cached.verify(tokens.accessToken, resource: Self.resource) { Issue.record("the cache outlived the revocation") }
+    }
+
     @Test("scopes: unknown ones are dropped, none known means all, mcp always")
     func scopes() {
         #expect(Self.policy.supported == ["mcp", "meetings:read", "projects:read"])
