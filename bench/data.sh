@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Data benchmark: list_projects (a 20-row page) through Plugboard's scoped path on PostgreSQL
 # (row-level security, restricted role, one transaction per call), against the same query issued
-# directly through PostgresNIO by a raw Hummingbird route, and through the scoped path on SQLite,
-# all measured in the same run with wrk on loopback. Starts a private PostgreSQL cluster.
+# directly through PostgresNIO by a raw Hummingbird route (with PostgresNIO's `query`, and as a
+# prepared statement), and through the scoped path on SQLite, all measured in the same run with
+# wrk on loopback. Starts a private PostgreSQL cluster.
 # Not part of the test suite. Usage: bench/data.sh [seconds-per-run] [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +57,7 @@ PAGE='{"limit":20} "Alice project 20"'
 TARGETS=(
   "plugboard-pg http://127.0.0.1:8094/mcp list_projects $PAGE"
   "raw-postgresnio http://127.0.0.1:8095/mcp list_projects $PAGE"
+  "raw-prepared http://127.0.0.1:8095/mcp-prepared list_projects $PAGE"
   "plugboard-sqlite http://127.0.0.1:8096/mcp list_projects $PAGE"
 )
 measure "$CONNECTIONS" "$SECONDS_PER_RUN" "$RUNS" "$OUT" "${TARGETS[@]}"
@@ -63,7 +65,7 @@ RSS_LOAD=$(rss_kb "$PLUGBOARD_PID")
 {
   echo
   echo "list_projects (20 rows), $CONNECTIONS connections, ${RUNS}x${SECONDS_PER_RUN}s per target, medians ($(nproc) cores, $(date -u +%F)); baseline raw-postgresnio"
-  table raw-postgresnio plugboard-pg raw-postgresnio plugboard-sqlite
+  table raw-postgresnio plugboard-pg raw-postgresnio raw-prepared plugboard-sqlite
   echo "plugboard (PostgreSQL) RSS: $RSS_REST kB at rest, $RSS_LOAD kB after the runs"
 } | tee -a "$OUT"
 echo "full wrk output: $OUT"

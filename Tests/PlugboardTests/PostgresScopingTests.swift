@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import NIOPosix
-import PlugboardData
+@testable import PlugboardData
 import PlugboardJSON
 import PlugboardMCP
 import PlugboardPlugins
@@ -69,11 +69,12 @@ final class PostgresScopingTests {
 
     let plugins = PluginFolder()
     let database: String
+    let data: PostgresScopedData
     let host: PluginHost
 
     init() async throws {
         database = try await TestPostgres.database(schema: Self.schema)
-        let data = try PostgresScopedData(
+        data = try PostgresScopedData(
             query: try PostgresLocation(url: TestPostgres.url(user: "pb_query", database: database)),
             owner: try PostgresLocation(url: TestPostgres.url(user: "pb_owner", database: database)), superuser: nil, logger: TestSupport.logger)
         let declarations = [
@@ -107,9 +108,39 @@ final class PostgresScopingTests {
         plugins.remove()
     }
 
-    @Test("reads never return another owner's rows", arguments: ScopingAttacks.reads)
+    @Test("reads never return another owner's rows, unprepared or prepared", arguments: ScopingAttacks.reads)
     func reads(attack: ScopingAttacks.Attack) async throws {
-        _ = try await ScopingAttacks.run(attack, on: host.servingCatalog, postgres: true)
+        // A read that succeeds twice runs as a prepared statement from then on: the third run.
+        for _ in 1...3 {
+            _ = try await ScopingAttacks.run(attack, on: host.servingCatalog, postgres: true)
+        }
+    }
+
+    @Test("a prepared read is scoped to whoever calls it")
+    func preparedOwners() async throws {
+        let sql = "SELECT owner_id, name FROM projects WHERE id > $1 ORDER BY id"
+        let alice = ScopingAttacks.Attack(name: "alice", sql: sql, parameters: [0], expect: .rows([["alice", "alice-p1"], ["alice", "alice-p2"]]))
+        let bob = ScopingAttacks.Attack(name: "bob", sql: sql, parameters: [0], expect: .rows([["bob", "BOB-SECRET-PROJECT"], ["bob", "12345"]]))
+        let carol = ScopingAttacks.Attack(name: "carol", sql: sql, parameters: [0], expect: .count(0))
+        for (attack, owner) in [(alice, "alice"), (alice, "alice"), (bob, "bob"), (alice, "alice"), (carol, "carol"), (bob, "bob"), (alice, "alice")] {
+            _ = try await ScopingAttacks.run(attack, on: host.servingCatalog, owner: owner, postgres: true)
+        }
+        #expect(data.reads.count == 1, "the read ran prepared after its first two runs")
+    }
+
+    @Test("a prepared read whose table changed shape runs again unprepared, without failing the call")
+    func preparedAfterSchemaChange() async throws {
+        let before = ScopingAttacks.Attack(name: "before", sql: "SELECT * FROM currencies ORDER BY code", expect: .rows([["EUR", "Euro"], ["USD", "US dollar"]]))
+        for _ in 1...3 {
+            _ = try await ScopingAttacks.run(before, on: host.servingCatalog, postgres: true)
+        }
+        #expect(data.reads.count == 1)
+        try await TestPostgres.execute("ALTER TABLE currencies ADD COLUMN symbol TEXT NOT NULL DEFAULT '?'", user: "pb_owner", database: database)
+        let after = ScopingAttacks.Attack(
+            name: "after", sql: "SELECT * FROM currencies ORDER BY code", expect: .rows([["EUR", "Euro", "?"], ["USD", "US dollar", "?"]]))
+        for _ in 1...3 {
+            _ = try await ScopingAttacks.run(after, on: host.servingCatalog, postgres: true)
+        }
     }
 
     @Test("writes stay within the caller's rows", arguments: ScopingAttacks.writes)

@@ -54,13 +54,20 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     }
 
     func clientConfiguration() throws -> PostgresClient.Configuration {
-        if let socketDirectory {
-            return PostgresClient.Configuration(
-                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database)
-        }
-        return PostgresClient.Configuration(
-            host: host, port: port, username: user, password: password, database: database,
-            tls: requireTLS ? .require(.makeClientConfiguration()) : .disable)
+        var configuration =
+            if let socketDirectory {
+                PostgresClient.Configuration(
+                    unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+            } else {
+                PostgresClient.Configuration(
+                    host: host, port: port, username: user, password: password, database: database,
+                    tls: requireTLS ? .require(.makeClientConfiguration()) : .disable)
+            }
+        // No keep-alive queries: the pool closes a connection after a minute idle anyway, and it
+        // pays for keep-alive with a timer (a task, a task group and a dispatch timer held until
+        // the deadline even when cancelled) on every lease, i.e. on every plugin query.
+        configuration.options.keepAliveBehavior = nil
+        return configuration
     }
 }
 

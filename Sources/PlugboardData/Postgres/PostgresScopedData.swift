@@ -12,12 +12,16 @@ import Synchronization
 /// `BEGIN [READ ONLY]`; one statement setting the owner, the statement timeout and the plugin's
 /// role transaction-locally (all as parameters); the plugin's statement (reads with the row cap
 /// written into them, so it stops the server too); a check of what ran; `ROLLBACK` for read tools.
-/// The extended protocol compiles exactly one statement per call.
+/// The extended protocol compiles exactly one statement per call. The statements around the
+/// plugin's are prepared once per connection (`ScopeStatements`), and so are the reads a plugin
+/// repeats (`PreparedReads`): planning is most of what a short read costs the server.
 public final class PostgresScopedData: DataService {
     private let queries: PostgresPool
     private let owner: PostgresPool
     private let superuser: PostgresPool?
     private let scoping: PostgresScoping
+    private let scopeStatements = ScopeStatements()
+    let reads = PreparedReads()
     /// The declarations last prepared, and the plugins among them that may query.
     private let prepared = Mutex<(declarations: [PluginTables], servable: Set<String>)?>(nil)
     private let logger: Logger
@@ -168,61 +172,105 @@ public final class PostgresScopedData: DataService {
 
     private func run(_ statement: StatementGate.Statement, parameters: [JSONValue], scope: QueryScope, owner: String) async throws -> QueryRows {
         let bindings = try Self.bindings(parameters)
-        let milliseconds = max(1, Int(scope.timeout.timeInterval * 1000))
         return try await queries.client.withConnection { connection in
-            // The set-up goes out back to back with the statement: the driver runs them in order,
-            // each as soon as the previous one is done, without waking this task in between. If
-            // one fails, what follows fails too or runs with no privileges at all (as the query
-            // login, outside the plugin's role).
-            let setUp: [EventLoopFuture<PostgresQueryResult>] = [
-                connection.query(scope.writes ? "BEGIN" : "BEGIN READ ONLY", logger: logger),
-                connection.query(
-                    """
-                    SELECT set_config('plugboard.owner', \(owner), true), set_config('statement_timeout', \(String(milliseconds)), true),
-                           set_config('role', \(PostgresScoping.role(for: scope.plugin)), true)
-                    """, logger: logger),
-            ]
-            // The first failure is the cause; the statements after it only report the aborted transaction.
-            func cause(of error: any Error) async -> any Error {
-                for step in setUp {
-                    do {
-                        _ = try await step.get()
-                    } catch {
-                        return error
-                    }
-                }
-                return error
-            }
-            if statement.isRead {
-                // The cap is part of the statement, so the server stops at it too. A read is rolled
-                // back whatever happens, so the ROLLBACK goes out with it: the whole call is one
-                // round trip, and the connection is free again sooner.
-                let capped = PostgresQuery(unsafeSQL: Self.capped(statement.body, rows: scope.maxRows + 1), binds: bindings)
-                let rows: EventLoopFuture<PostgresQueryResult> = connection.query(capped, logger: logger)
-                let end: EventLoopFuture<PostgresQueryResult> = connection.query("ROLLBACK", logger: logger)
-                do {
-                    let result = try Self.collect(try await rows.get().rows, limit: scope.maxRows)
-                    for step in setUp + [end] { _ = try await step.get() }
-                    return result
-                } catch {
-                    _ = try? await end.get()
-                    throw await cause(of: error)
-                }
-            }
+            let statements = try await scopeStatements.prepared(on: connection)
             do {
-                let outcome = try await connection.query(PostgresQuery(unsafeSQL: String(statement.body), binds: bindings), logger: logger).get()
-                guard ["INSERT", "UPDATE", "DELETE", "SELECT", "MERGE"].contains(outcome.metadata.command) else {
-                    throw QueryRefusal("only SELECT, INSERT, UPDATE and DELETE statements are allowed")
-                }
-                var result = try Self.collect(outcome.rows, limit: scope.maxRows)
-                result.rowsAffected = outcome.metadata.rows
-                for step in setUp { _ = try await step.get() }
-                try await connection.query(scope.writes ? "COMMIT" : "ROLLBACK", logger: logger)
-                return result
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw await cause(of: error)
+                return try await transaction(statement, bindings: bindings, parameters: parameters, scope: scope, owner: owner, on: connection, statements)
+            } catch let retired as RetiredRead {
+                logger.debug("prepared plugin read retired, running it unprepared: \(PostgresErrorText.describe(retired.underlying))")
+                return try await transaction(statement, bindings: bindings, parameters: parameters, scope: scope, owner: owner, on: connection, statements)
             }
+        }
+    }
+
+    /// One call's transaction on `connection`.
+    private func transaction(
+        _ statement: StatementGate.Statement, bindings: PostgresBindings, parameters: [JSONValue], scope: QueryScope, owner: String,
+        on connection: PostgresConnection, _ statements: ScopeStatements.Prepared
+    ) async throws -> QueryRows {
+        // The set-up goes out back to back with the statement: the driver runs them in order,
+        // each as soon as the previous one is done, without waking this task in between. If
+        // one fails, what follows fails too or runs with no privileges at all (as the query
+        // login, outside the plugin's role).
+        let setUp = statements.start(
+            writes: scope.writes, owner: owner, timeoutMilliseconds: max(1, Int(scope.timeout.timeInterval * 1000)),
+            role: PostgresScoping.role(for: scope.plugin))
+        do {
+            let result =
+                if statement.isRead {
+                    try await read(statement, bindings: bindings, types: Self.types(of: parameters), scope: scope, on: connection, statements)
+                } else {
+                    try await write(statement, bindings: bindings, scope: scope, on: connection, statements)
+                }
+            for step in setUp { _ = try await step.get() }
+            return result
+        } catch {
+            // The first failure is the cause; the statements after it only report the aborted transaction.
+            for step in setUp {
+                do {
+                    _ = try await step.get()
+                } catch {
+                    throw error
+                }
+            }
+            throw error
+        }
+    }
+
+    /// A read, capped: the cap is part of the statement, so the server stops at it too. Reads a
+    /// plugin repeats run as prepared statements (see `PreparedReads`).
+    private func read(
+        _ statement: StatementGate.Statement, bindings: PostgresBindings, types: [PostgresDataType], scope: QueryScope,
+        on connection: PostgresConnection, _ statements: ScopeStatements.Prepared
+    ) async throws -> QueryRows {
+        // A read is rolled back whatever happens. The driver runs the ROLLBACK before anything the
+        // connection's next user sends, and only a lost connection makes it fail, so the call
+        // does not wait for it.
+        defer {
+            statements.rollback.execute().whenFailure { [logger] error in
+                logger.warning("ROLLBACK after a plugin read failed: \(PostgresErrorText.describe(error))")
+            }
+        }
+        let sql = Self.capped(statement.body, rows: scope.maxRows + 1)
+        let key = PreparedReads.Key(plugin: scope.plugin, sql: sql, types: types)
+        var rows: [PostgresRow] = []
+        if let name = reads.name(for: key) {
+            do {
+                let stream = try await PluginRead.$text.withValue(.init(name: name, sql: sql, types: types)) {
+                    try await connection.execute(PluginRead(bindings: bindings), logger: logger)
+                }
+                for try await row in stream { rows.append(row) }
+            } catch {
+                let state = (error as? PSQLError)?.serverInfo?[.sqlState]
+                throw reads.failed(key, sqlState: state) ? RetiredRead(underlying: error) : error
+            }
+        } else {
+            rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).get().rows
+            if reads.succeeded(key) {
+                logger.notice("\(reads.capacity) distinct plugin reads are prepared statements; further ones run unprepared (slower)")
+            }
+        }
+        return try Self.collect(rows, limit: scope.maxRows)
+    }
+
+    /// A statement of a tool that declares writes, committed only when it did what a plugin
+    /// statement may do.
+    private func write(
+        _ statement: StatementGate.Statement, bindings: PostgresBindings, scope: QueryScope, on connection: PostgresConnection,
+        _ statements: ScopeStatements.Prepared
+    ) async throws -> QueryRows {
+        do {
+            let outcome = try await connection.query(PostgresQuery(unsafeSQL: String(statement.body), binds: bindings), logger: logger).get()
+            guard ["INSERT", "UPDATE", "DELETE", "SELECT", "MERGE"].contains(outcome.metadata.command) else {
+                throw QueryRefusal("only SELECT, INSERT, UPDATE and DELETE statements are allowed")
+            }
+            var result = try Self.collect(outcome.rows, limit: scope.maxRows)
+            result.rowsAffected = outcome.metadata.rows
+            _ = try await (scope.writes ? statements.commit : statements.rollback).execute().get()
+            return result
+        } catch {
+            _ = try? await statements.rollback.execute().get()
+            throw error
         }
     }
 
@@ -232,6 +280,20 @@ public final class PostgresScopedData: DataService {
     /// The newline ends a trailing `--` comment (the gate took off the terminating `;`).
     static func capped(_ sql: Substring, rows: Int) -> String {
         "SELECT * FROM (\n\(sql)\n) AS pb_rows LIMIT \(rows)"
+    }
+
+    /// The parameter types `bindings(_:)` sends (null leaves the type to PostgreSQL).
+    static func types(of parameters: [JSONValue]) -> [PostgresDataType] {
+        parameters.map { parameter in
+            switch parameter {
+            case .null: .null
+            case .bool: .bool
+            case .int: .int8
+            case .double: .float8
+            case .string: .text
+            case .array, .object: .null
+            }
+        }
     }
 
     static func bindings(_ parameters: [JSONValue]) throws -> PostgresBindings {
