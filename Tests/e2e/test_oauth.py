@@ -923,6 +923,27 @@ def test_login_throttle_counts_the_address_a_trusted_proxy_saw(proxy_server):
     assert attempts("203.0.113.11", 1) == [401]
 
 
+def test_registration_and_authorization_rate_limits(proxy_server):
+    """20 registrations and 300 authorization requests a minute per client address (the one a
+    trusted proxy saw); the next gets 429, while another address behind the same proxy still gets in."""
+    base = proxy_server.base_url
+
+    def forwarded(address: str) -> dict[str, str]:
+        return {"X-Forwarded-For": f"198.51.100.7, {address}"}
+
+    body = {"client_name": "Rate", "redirect_uris": ["http://127.0.0.1:9/cb"], "token_endpoint_auth_method": "none"}
+    statuses = [httpx2.post(f"{base}/register", json=body, headers=forwarded("203.0.113.20"), timeout=30.0).status_code for _ in range(21)]
+    assert statuses == [201] * 20 + [429], statuses
+    assert httpx2.post(f"{base}/register", json=body, headers=forwarded("203.0.113.21"), timeout=30.0).status_code == 201
+
+    # Malformed requests count too: the limit stands before any parsing.
+    with httpx2.Client(base_url=base, headers=forwarded("203.0.113.22"), timeout=30.0) as client:
+        statuses = [client.get("/authorize", params={"client_id": "nobody"}).status_code for _ in range(301)]
+    assert set(statuses[:300]) == {400}, sorted(set(statuses[:300]))
+    assert statuses[300] == 429
+    assert httpx2.get(f"{base}/authorize", params={"client_id": "nobody"}, headers=forwarded("203.0.113.23"), timeout=30.0).status_code == 400
+
+
 def test_consent_deny_and_foreign_session(oauth_server, loopback_client):
     server = oauth_server
     client_id, redirect_uri = loopback_client

@@ -206,13 +206,7 @@ public final class PostgresScopedData: DataService {
             return result
         } catch {
             // The first failure is the cause; the statements after it only report the aborted transaction.
-            for step in setUp {
-                do {
-                    _ = try await step.get()
-                } catch {
-                    throw error
-                }
-            }
+            for step in setUp { _ = try await step.get() }
             throw error
         }
     }
