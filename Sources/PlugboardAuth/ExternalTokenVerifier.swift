@@ -56,6 +56,12 @@ public final class ExternalTokenVerifier: BearerVerifier {
     /// fetching again.
     private let lastFailure = Mutex<ContinuousClock.Instant?>(nil)
     private let cache = Mutex<[String: Entry]>([:])
+    /// Introspections under way and tokens the issuer said are not active, by token digest:
+    /// requests carrying one new token share one introspection, a refused token is not sent again
+    /// while cached, and a flood of made-up tokens cannot make more than a few requests at a time
+    /// to the issuer.
+    private let introspections = Mutex<(running: [String: Task<[String: JSONValue], any Error>], inactive: [String: ContinuousClock.Instant])>(([:], [:]))
+    static let maximumIntrospections = 16
     private let cacheSeconds: Int
     private let logger: Logger
     /// Clock skew tolerated on `exp` and `nbf`.
@@ -77,7 +83,9 @@ public final class ExternalTokenVerifier: BearerVerifier {
         }
         let claims: [String: JSONValue]
         do {
-            claims = try await issuer.introspection != nil ? introspect(token) : decode(token)
+            claims = try await issuer.introspection != nil ? introspection(of: token) : decode(token)
+        } catch let busy as IntrospectionsBusy {
+            throw busy
         } catch let error as FetchError {
             // The issuer is unreachable: not the client's fault, but nothing can be verified.
             logger.error("cannot verify tokens of \(issuer.issuer): \(error)")
@@ -194,6 +202,36 @@ public final class ExternalTokenVerifier: BearerVerifier {
 
     // MARK: introspection
 
+    /// The issuer's answer for `token`: from the one introspection of it under way, or a new one.
+    private func introspection(of token: String) async throws -> [String: JSONValue] {
+        let digest = Secrets.digest(token)
+        let now = ContinuousClock.now
+        let task = try introspections.withLock { state throws -> Task<[String: JSONValue], any Error> in
+            if let until = state.inactive[digest], until > now { throw IntrospectionRefusal() }
+            if let running = state.running[digest] { return running }
+            guard state.running.count < Self.maximumIntrospections else { throw IntrospectionsBusy() }
+            let task = Task { try await self.introspect(token) }
+            state.running[digest] = task
+            return task
+        }
+        do {
+            let claims = try await task.value
+            introspections.withLock { state in
+                if state.running[digest] == task { state.running[digest] = nil }
+            }
+            return claims
+        } catch {
+            introspections.withLock { state in
+                if state.running[digest] == task { state.running[digest] = nil }
+                if error is IntrospectionRefusal, cacheSeconds > 0 {
+                    if state.inactive.count >= 50_000 { state.inactive.removeAll(keepingCapacity: true) }
+                    state.inactive[digest] = now.advanced(by: .seconds(cacheSeconds))
+                }
+            }
+            throw error
+        }
+    }
+
     private func introspect(_ token: String) async throws -> [String: JSONValue] {
         guard let introspection = issuer.introspection else { return [:] }
         let credentials = Data("\(introspection.clientID):\(introspection.clientSecret)".utf8).base64EncodedString()
@@ -213,6 +251,11 @@ public final class ExternalTokenVerifier: BearerVerifier {
 
     private struct IntrospectionRefusal: Error, CustomStringConvertible {
         var description: String { "the issuer says the token is not active" }
+    }
+
+    /// Too many new tokens at once: the client is told to retry (503), not to sign in again.
+    private struct IntrospectionsBusy: Error, CustomStringConvertible {
+        var description: String { "more than \(ExternalTokenVerifier.maximumIntrospections) new tokens are being introspected at once" }
     }
 }
 

@@ -23,6 +23,7 @@ import json
 import secrets
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterator
 from urllib.parse import parse_qsl, urlsplit
@@ -270,6 +271,9 @@ class Introspection:
             "opaque-foreign-issuer": base | {"sub": "alice", "iss": "https://evil.test"},
             "opaque-expired": base | {"sub": "alice", "exp": now - 600},
         }
+        if token.startswith("opaque-slow-"):
+            time.sleep(1.0)  # a slow issuer: requests with a new token pile up meanwhile
+            return 200, base | {"sub": "alice"}
         return 200, answers.get(token, {"active": False})
 
 
@@ -472,6 +476,40 @@ async def test_introspection_of_opaque_tokens(introspecting, issuer):
 def test_introspection_refusals(introspecting, token):
     server, _ = introspecting
     assert_invalid_token(server, token)
+
+
+def introspections_of(issuer, token: str) -> int:
+    return sum(1 for _, _, _, body in issuer.hits("/introspect") if dict(parse_qsl(body.decode())).get("token") == token)
+
+
+def test_introspection_answers_are_shared_and_refusals_remembered(introspecting, issuer):
+    """Requests carrying one new token wait for one introspection; a token the issuer called
+    inactive is refused from the cache, not sent again (auth.token_cache_s)."""
+    server, _ = introspecting
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: raw_projects(server, "opaque-slow-shared"), range(8)))
+    for names in answers:
+        assert_rows_of(names, "alice")
+    assert introspections_of(issuer, "opaque-slow-shared") == 1
+
+    made_up = f"opaque-made-up-{secrets.token_hex(8)}"
+    for _ in range(4):
+        assert_invalid_token(server, made_up)
+    assert introspections_of(issuer, made_up) == 1
+
+
+def test_a_flood_of_new_tokens_is_bounded(introspecting, issuer):
+    """Made-up tokens cannot make the server hammer the issuer: at most 16 introspections run at
+    once; requests beyond them get 503 with Retry-After (retry later, not sign in again)."""
+    server, _ = introspecting
+    tokens = [f"opaque-slow-{index}-{secrets.token_hex(4)}" for index in range(24)]
+    with ThreadPoolExecutor(24) as pool:
+        responses = list(pool.map(lambda token: mcp_post(server, token, rpc("tools/list", {}, id=1)), tokens))
+    statuses = [response.status_code for response in responses]
+    assert set(statuses) == {200, 503}, statuses
+    assert 1 <= statuses.count(503) <= 8, statuses
+    assert all(response.headers.get("retry-after") == "1" for response in responses if response.status_code == 503)
+    assert sum(introspections_of(issuer, token) for token in tokens) == statuses.count(200)
 
 
 # -- key rotation, part 2 (last in the module) ---------------------------------------------------------
