@@ -18,6 +18,9 @@ public final class ClientMetadataDocuments: Sendable {
     private let http: OutboundHTTP
     private let reach: OutboundHTTP.Reach
     private let cache = Mutex<[String: Cached]>([:])
+    /// By client_id: one fetch per document however many sign-ins wait for it, a refused
+    /// document refused from memory for half a minute, and a bound on fetches under way.
+    private let fetches = SharedFetches<(ClientRecord, Duration)>(limit: 16, remembering: { $0 is FetchError }, for: .seconds(30))
     private let logger: Logger
 
     public init(store: AuthStore, reach: OutboundHTTP.Reach, logger: Logger) {
@@ -36,7 +39,7 @@ public final class ClientMetadataDocuments: Sendable {
     public func client(_ clientID: String) async -> Result<ClientRecord, FetchError> {
         if let cached = cache.withLock({ $0[clientID] }), cached.until > .now { return .success(cached.client) }
         do {
-            let (client, lifetime) = try await fetch(clientID)
+            let (client, lifetime) = try await fetches.value(for: clientID) { try await self.fetch(clientID) }
             try await store.upsertClient(client)
             cache.withLock { entries in
                 if entries.count > 1000 { entries.removeAll() }
@@ -46,6 +49,8 @@ public final class ClientMetadataDocuments: Sendable {
         } catch let error as FetchError {
             logger.notice("client metadata document refused: \(error)")
             return .failure(error)
+        } catch is SharedFetches<(ClientRecord, Duration)>.Busy {
+            return .failure(FetchError("too many client metadata documents are being fetched at once; try again in a moment"))
         } catch {
             logger.error("cannot store a client metadata document's client: \(error)")
             return .failure(FetchError("the client could not be stored"))

@@ -56,12 +56,9 @@ public final class ExternalTokenVerifier: BearerVerifier {
     /// fetching again.
     private let lastFailure = Mutex<ContinuousClock.Instant?>(nil)
     private let cache = Mutex<[String: Entry]>([:])
-    /// Introspections under way and tokens the issuer said are not active, by token digest:
-    /// requests carrying one new token share one introspection, a refused token is not sent again
-    /// while cached, and a flood of made-up tokens cannot make more than a few requests at a time
-    /// to the issuer.
-    private let introspections = Mutex<(running: [String: Task<[String: JSONValue], any Error>], inactive: [String: ContinuousClock.Instant])>(([:], [:]))
-    static let maximumIntrospections = 16
+    /// By token digest: requests carrying one new token share one introspection, and a token the
+    /// issuer called inactive is not sent again while cached.
+    private let introspections: SharedFetches<[String: JSONValue]>
     private let cacheSeconds: Int
     private let logger: Logger
     /// Clock skew tolerated on `exp` and `nbf`.
@@ -70,6 +67,7 @@ public final class ExternalTokenVerifier: BearerVerifier {
     public init(issuer: ExternalIssuer, cacheSeconds: Int, logger: Logger) {
         self.issuer = issuer
         self.cacheSeconds = cacheSeconds
+        self.introspections = SharedFetches(limit: 16, remembering: { $0 is IntrospectionRefusal }, for: .seconds(cacheSeconds))
         self.logger = logger
     }
 
@@ -84,8 +82,8 @@ public final class ExternalTokenVerifier: BearerVerifier {
         let claims: [String: JSONValue]
         do {
             claims = try await issuer.introspection != nil ? introspection(of: token) : decode(token)
-        } catch let busy as IntrospectionsBusy {
-            throw busy
+        } catch let busy as SharedFetches<[String: JSONValue]>.Busy {
+            throw busy  // retry later (503), not sign in again
         } catch let error as FetchError {
             // The issuer is unreachable: not the client's fault, but nothing can be verified.
             logger.error("cannot verify tokens of \(issuer.issuer): \(error)")
@@ -202,34 +200,8 @@ public final class ExternalTokenVerifier: BearerVerifier {
 
     // MARK: introspection
 
-    /// The issuer's answer for `token`: from the one introspection of it under way, or a new one.
     private func introspection(of token: String) async throws -> [String: JSONValue] {
-        let digest = Secrets.digest(token)
-        let now = ContinuousClock.now
-        let task = try introspections.withLock { state throws -> Task<[String: JSONValue], any Error> in
-            if let until = state.inactive[digest], until > now { throw IntrospectionRefusal() }
-            if let running = state.running[digest] { return running }
-            guard state.running.count < Self.maximumIntrospections else { throw IntrospectionsBusy() }
-            let task = Task { try await self.introspect(token) }
-            state.running[digest] = task
-            return task
-        }
-        do {
-            let claims = try await task.value
-            introspections.withLock { state in
-                if state.running[digest] == task { state.running[digest] = nil }
-            }
-            return claims
-        } catch {
-            introspections.withLock { state in
-                if state.running[digest] == task { state.running[digest] = nil }
-                if error is IntrospectionRefusal, cacheSeconds > 0 {
-                    if state.inactive.count >= 50_000 { state.inactive.removeAll(keepingCapacity: true) }
-                    state.inactive[digest] = now.advanced(by: .seconds(cacheSeconds))
-                }
-            }
-            throw error
-        }
+        try await introspections.value(for: Secrets.digest(token)) { try await self.introspect(token) }
     }
 
     private func introspect(_ token: String) async throws -> [String: JSONValue] {
@@ -253,10 +225,6 @@ public final class ExternalTokenVerifier: BearerVerifier {
         var description: String { "the issuer says the token is not active" }
     }
 
-    /// Too many new tokens at once: the client is told to retry (503), not to sign in again.
-    private struct IntrospectionsBusy: Error, CustomStringConvertible {
-        var description: String { "more than \(ExternalTokenVerifier.maximumIntrospections) new tokens are being introspected at once" }
-    }
 }
 
 /// Every claim of a verified JWT; the checks happen in `ExternalTokenVerifier.check`.

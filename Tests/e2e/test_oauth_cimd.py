@@ -18,6 +18,7 @@ import secrets
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterator
 from urllib.parse import parse_qsl, urlsplit
@@ -67,6 +68,7 @@ class DocumentServer:
 
     def __init__(self) -> None:
         self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self.delays: dict[str, float] = {}  # path -> seconds to wait before answering
         self.requests: list[tuple[str, str]] = []
         self.connections = 0
         self.lock = threading.Lock()
@@ -78,6 +80,8 @@ class DocumentServer:
                 with owner.lock:
                     owner.requests.append(("GET", path))
                     status, headers, body = owner.routes.get(path, (404, {"Content-Type": "text/plain"}, b"not found"))
+                    delay = owner.delays.get(path, 0.0)
+                time.sleep(delay)
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -354,6 +358,25 @@ def test_unusable_documents_are_refused(cimd_server, documents, case):
         "invalid_client",
         status=401,
     )
+
+
+def test_a_document_is_fetched_once_for_concurrent_sign_ins_and_a_refusal_remembered(cimd_server, documents):
+    """Sign-ins that arrive together with a new client_id wait for one fetch of its document; a
+    document that was refused is refused from memory for a while, not fetched for every request."""
+    server = cimd_server
+    path = fresh_path("concurrent")
+    client_id = documents.publish(path, document(documents.url(path)))
+    documents.delays[path] = 1.0
+    with ThreadPoolExecutor(6) as pool:
+        pages = list(pool.map(lambda _: authorize_page(server, client_id), range(6)))
+    assert [page.status_code for page in pages] == [200] * 6, [page.status_code for page in pages]
+    assert documents.hits(path) == 1, documents.requests
+
+    broken = fresh_path("broken")
+    broken_id = documents.publish(broken, b"not json")
+    for _ in range(3):
+        assert_refused_page(authorize_page(server, broken_id))
+    assert documents.hits(broken) == 1, documents.requests
 
 
 def test_redirect_uri_not_in_the_document_is_refused(cimd_server, documents):
