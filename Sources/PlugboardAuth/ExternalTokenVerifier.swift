@@ -52,9 +52,9 @@ public final class ExternalTokenVerifier: BearerVerifier {
     public let issuer: ExternalIssuer
     private let http = OutboundHTTP(maxBytes: 256 * 1024, timeout: .seconds(5))
     private let keys = Mutex<(collection: JWTKeyCollection?, fetched: ContinuousClock.Instant?)>((nil, nil))
-    /// When the last fetch of the keys failed: requests meanwhile fail fast instead of each
-    /// fetching again.
-    private let lastFailure = Mutex<ContinuousClock.Instant?>(nil)
+    /// Requests that need the keys at once share one fetch; for 5 s after a failed one, requests
+    /// fail fast instead of each fetching again.
+    private let keyFetches = SharedFetches<JWTKeyCollection>(limit: 1, remembering: { _ in true }, for: .seconds(5))
     private let cache = Mutex<[String: Entry]>([:])
     /// By token digest: requests carrying one new token share one introspection, and a token the
     /// issuer called inactive is not sent again while cached.
@@ -163,23 +163,18 @@ public final class ExternalTokenVerifier: BearerVerifier {
 
     private func keyCollection(refresh: Bool) async throws -> JWTKeyCollection {
         if !refresh, let collection = keys.withLock({ $0.collection }) { return collection }
-        if let failed = lastFailure.withLock({ $0 }), ContinuousClock.now - failed < .seconds(5) {
-            throw FetchError("the signing keys of \(issuer.issuer) could not be loaded a moment ago")
-        }
+        return try await keyFetches.value(for: "keys") { try await self.fetchKeys() }
+    }
+
+    private func fetchKeys() async throws -> JWTKeyCollection {
         let collection = JWTKeyCollection()
-        let url: String
+        let url = try await jwksURL()
+        let reply = try await http.fetch(url)
+        guard reply.status == 200 else { throw FetchError("the JWKS at \(url) answered HTTP \(reply.status)") }
         do {
-            url = try await jwksURL()
-            let reply = try await http.fetch(url)
-            guard reply.status == 200 else { throw FetchError("the JWKS at \(url) answered HTTP \(reply.status)") }
-            do {
-                try await collection.add(jwksJSON: String(decoding: reply.body, as: UTF8.self))
-            } catch {
-                throw FetchError("the JWKS at \(url) cannot be read: \(error)")
-            }
+            try await collection.add(jwksJSON: String(decoding: reply.body, as: UTF8.self))
         } catch {
-            lastFailure.withLock { $0 = .now }
-            throw error
+            throw FetchError("the JWKS at \(url) cannot be read: \(error)")
         }
         keys.withLock { $0 = (collection, .now) }
         logger.info("signing keys of \(issuer.issuer) loaded from \(url)")

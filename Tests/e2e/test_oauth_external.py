@@ -61,6 +61,27 @@ INTROSPECTION_CLIENT = ("rs", "s3cret")
 # -- the issuer ------------------------------------------------------------------------------------
 
 
+class Trickle:
+    """An answer whose body comes a byte at a time, slower than anyone should wait for."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def send(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", "1000")
+        handler.end_headers()
+        deadline = time.monotonic() + self.seconds
+        try:
+            while time.monotonic() < deadline:
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                time.sleep(0.25)
+        except OSError:
+            pass  # the server gave up: what the test wants
+
+
 class IssuerStub:
     """The issuer's HTTP side on 127.0.0.1 (random port): `routes` maps a path to a function of
     (method, headers, body) returning (status, JSON body). Every request is recorded."""
@@ -81,6 +102,9 @@ class IssuerStub:
                     owner.requests.append((self.command, path, headers, body))
                     route = owner.routes.get(path)
                 status, answer = route(self.command, headers, body) if route else (404, {"error": "not_found"})
+                if isinstance(answer, Trickle):
+                    answer.send(self)
+                    return
                 raw = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -450,6 +474,48 @@ def test_configured_audience_and_owner_claim(custom, keys):
     # The configured audience replaces the resource URL; the owner comes from the configured claim only.
     assert_invalid_token(server, mint(main, claims_for(server, sub="x", aud=server.url, preferred_username="bob")))
     assert_invalid_token(server, mint(main, claims_for(server, sub="alice", aud="api://plugboard")))
+
+
+# -- an issuer in trouble -------------------------------------------------------------------------------
+
+
+def test_a_failing_jwks_is_fetched_once_and_not_again_for_five_seconds(issuer, keys, tmp_path_factory, artifacts_dir):
+    """Requests that need the keys while the JWKS fails share one fetch and get 503 (retry, not
+    sign in again); for 5 s after the failure they fail fast without fetching; then a fetch again."""
+    healthy = JWKS(keys["main"])
+    failing = {"on": True}
+    issuer.routes["/flaky/jwks"] = lambda method, headers, body: (500, {"error": "down"}) if failing["on"] else healthy.route(method, headers, body)
+    server = _start("flaky", tmp_path_factory, artifacts_dir, {"jwks_url": issuer.url("/flaky/jwks")})
+    try:
+        token = mint(keys["main"], claims_for(server, "alice"))
+        with ThreadPoolExecutor(4) as pool:
+            statuses = list(pool.map(lambda _: mcp_post(server, token, rpc("tools/list", {}, id=1)).status_code, range(4)))
+        failed_at = time.monotonic()
+        assert statuses == [503] * 4, statuses
+        for _ in range(2):
+            assert mcp_post(server, token, rpc("tools/list", {}, id=1)).status_code == 503
+        assert len(issuer.hits("/flaky/jwks")) == 1, issuer.hits("/flaky/jwks")
+
+        failing["on"] = False
+        time.sleep(max(0.0, failed_at + 5.3 - time.monotonic()))
+        assert_rows_of(raw_projects(server, token), "alice")
+        assert len(issuer.hits("/flaky/jwks")) == 2, issuer.hits("/flaky/jwks")
+    finally:
+        server.stop()
+
+
+def test_a_trickling_jwks_is_given_up_on_in_time(issuer, keys, tmp_path_factory, artifacts_dir):
+    """An issuer that sends its headers and then a byte now and then cannot hold a request: the
+    whole fetch has one 5 s deadline, not just the wait for the headers."""
+    issuer.routes["/trickle/jwks"] = lambda method, headers, body: (200, Trickle(30))
+    server = _start("trickle", tmp_path_factory, artifacts_dir, {"jwks_url": issuer.url("/trickle/jwks")})
+    try:
+        started = time.monotonic()
+        response = mcp_post(server, mint(keys["main"], claims_for(server, "alice")), rpc("tools/list", {}, id=1))
+        assert response.status_code == 503, response.status_code
+        assert time.monotonic() - started < 8, time.monotonic() - started
+    finally:
+        server.stop()
 
 
 # -- introspection -------------------------------------------------------------------------------------
