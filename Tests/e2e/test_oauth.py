@@ -21,6 +21,7 @@ import json
 import re
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
@@ -761,6 +762,23 @@ def test_code_replay_revokes_the_grant(oauth_server, loopback_client):
     token_error(exchange(server, client_id, redirect_uri, code, verifier), "invalid_grant")
     assert_invalid_token(server, first["access_token"])
     token_error(refresh(server, client_id, first["refresh_token"]), "invalid_grant")
+
+
+def test_one_code_per_authorization_request(oauth_server, loopback_client):
+    """The consent form sent several times at once (a double click, a replayed post): one code
+    comes out of the authorization request, the other submissions get an error page."""
+    server = oauth_server
+    client_id, redirect_uri = loopback_client
+    _, code_challenge = pkce()
+    with Browser(server.base_url) as browser:
+        login = browser.get_authorize(authorize_params(client_id, redirect_uri, code_challenge, "once", resource=server.url))
+        consent = browser.login(login, "alice")
+        assert consent.status_code == 200, f"{consent.status_code} {consent.text[:300]}"
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: browser.consent(consent), range(4)))
+    codes = [answer for answer in answers if "code=" in (answer.headers.get("location") or "")]
+    assert len(codes) == 1, [(answer.status_code, answer.headers.get("location")) for answer in answers]
+    assert all(answer.status_code >= 400 for answer in answers if answer not in codes), [answer.status_code for answer in answers]
 
 
 def test_expired_code(proxy_server):
