@@ -476,6 +476,19 @@ def test_configured_audience_and_owner_claim(custom, keys):
     assert_invalid_token(server, mint(main, claims_for(server, sub="alice", aud="api://plugboard")))
 
 
+def test_a_verified_token_is_cached_for_its_resource_only(external, keys):
+    """Without server.public_url, on loopback, the audience follows the Host the client used: a
+    token verified for one resource URL, then presented under another Host within the cache
+    time, is checked again (and refused), not answered from the cache."""
+    server = external
+    port = server.base_url.rsplit(":", 1)[1]
+    token = mint(keys["main"], claims_for(server, "alice"))
+    assert_rows_of(raw_projects(server, token), "alice")
+    other = mcp_post(server, token, rpc("tools/list", {}, id=1), Host=f"localhost:{port}")
+    assert other.status_code == 401, f"{other.status_code} {other.text[:300]}"
+    assert challenge(other).get("error") == "invalid_token", other.headers.get("www-authenticate")
+
+
 # -- an issuer in trouble -------------------------------------------------------------------------------
 
 
