@@ -9,7 +9,7 @@ registration and refresh habits, scopes and static tokens.
 
 Servers (module scope, each with the projects and meetings demo plugins over the SQLite demo seed):
 `oauth` (plain OAuth), `public` (server.public_url https://mcp.example.com) and `proxy`
-(auth.trusted_proxies [127.0.0.1] and a 1-second code lifetime).
+(auth.trusted_proxies [192.0.2.1, 127.0.0.0/8] and a 1-second code lifetime).
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def public_server(tmp_path_factory, artifacts_dir) -> Iterator[PlugboardServer]:
 
 @pytest.fixture(scope="module")
 def proxy_server(tmp_path_factory, artifacts_dir) -> Iterator[PlugboardServer]:
-    server = _start_oauth_server("proxy", tmp_path_factory, artifacts_dir, ["alice"], auth={"trusted_proxies": ["127.0.0.1"], "code_ttl_s": 1})
+    server = _start_oauth_server("proxy", tmp_path_factory, artifacts_dir, ["alice"], auth={"trusted_proxies": ["192.0.2.1", "127.0.0.0/8"], "code_ttl_s": 1})
     yield server
     server.stop()
 

@@ -123,7 +123,7 @@ public enum ConfigurationLoader {
                 refreshTokenSeconds: Int64(try authKeys["refresh_token_ttl_s"]?.integer(in: 60...86_400 * 365) ?? 30 * 86_400),
                 codeSeconds: Int64(try authKeys["code_ttl_s"]?.integer(in: 1...600) ?? 300),
                 autoConsentUser: try authKeys["test_auto_consent"]?.string()),
-            trustedProxies: try authKeys["trusted_proxies"]?.strings() ?? [],
+            trustedProxies: try authKeys["trusted_proxies"].map(Self.addressRanges) ?? [],
             tokenCacheSeconds: try authKeys["token_cache_s"]?.integer(in: 0...300) ?? 30,
             external: external,
             allowLocalClientMetadata: try authKeys["test_allow_http_client_metadata"]?.bool() ?? false)
@@ -174,5 +174,17 @@ public enum ConfigurationLoader {
             throw (loggingKeys["level"] ?? root).error("logging.level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return ServerConfiguration(file: file, server: server, auth: auth, plugins: plugins, database: databases.host, data: databases.data, reload: reload, logLevel: level)
+    }
+
+    private static func addressRanges(_ node: YAMLNode) throws(PluginRefusal) -> [AddressRange] {
+        var ranges: [AddressRange] = []
+        for element in try node.sequence() {
+            let text = try element.string()
+            guard let range = AddressRange(text) else {
+                throw element.error("'\(text)' is not an IP address or a CIDR range such as 10.0.0.0/8 (names are not accepted: the peer is an address)")
+            }
+            ranges.append(range)
+        }
+        return ranges
     }
 }

@@ -57,7 +57,7 @@ public struct ServerConfiguration: Sendable {
         public var localOwner: String
         public var tokens: AuthSettings
         /// Peers whose X-Forwarded-Proto/-Host are believed (the TLS proxy in front).
-        public var trustedProxies: [String]
+        public var trustedProxies: [AddressRange]
         /// How long a verified token is believed without asking the database (or the issuer) again.
         public var tokenCacheSeconds: Int
         /// The issuer trusted in `external` mode.

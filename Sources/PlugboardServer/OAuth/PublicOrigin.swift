@@ -1,23 +1,24 @@
 import HTTPTypes
 import Hummingbird
+import PlugboardAuth
 
 /// The scheme and host clients reach this server at, for the issuer, endpoint and resource URLs.
 /// `server.public_url` wins; otherwise the request's Host, and X-Forwarded-Proto/-Host only when
 /// the peer is a configured trusted proxy (a client must not be able to choose the issuer).
 struct PublicOrigin: Sendable {
     let configured: String?
-    let trustedProxies: Set<String>
+    let trustedProxies: [AddressRange]
 
-    init(publicURL: String?, trustedProxies: [String]) {
+    init(publicURL: String?, trustedProxies: [AddressRange]) {
         var configured = publicURL
         while configured?.hasSuffix("/") == true { configured?.removeLast() }
         self.configured = configured
-        self.trustedProxies = Set(trustedProxies)
+        self.trustedProxies = trustedProxies
     }
 
     func base(of request: Request, context: PlugboardRequestContext) -> String {
         if let configured { return configured }
-        let trusted = trustedProxies.contains(context.peer)
+        let trusted = isTrustedProxy(context.peer)
         let forwardedProto = trusted ? request.headers[.forwardedProto].flatMap(Self.last) : nil
         let forwardedHost = trusted ? request.headers[.forwardedHost].flatMap(Self.last) : nil
         let scheme = forwardedProto == "https" ? "https" : "http"
@@ -28,10 +29,14 @@ struct PublicOrigin: Sendable {
     /// The address rate limits and the login throttle count by: the peer, or behind a trusted
     /// proxy the address that proxy saw (the last X-Forwarded-For entry, the one it appended).
     func clientAddress(of request: Request, context: PlugboardRequestContext) -> String {
-        guard trustedProxies.contains(context.peer), let forwarded = request.headers[.forwardedFor],
+        guard isTrustedProxy(context.peer), let forwarded = request.headers[.forwardedFor],
             let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty
         else { return context.peer }
         return last
+    }
+
+    private func isTrustedProxy(_ peer: String) -> Bool {
+        trustedProxies.contains { $0.contains(peer) }
     }
 
     /// The value the trusted proxy wrote: the last one, when a client sent its own before it.
