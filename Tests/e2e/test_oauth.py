@@ -764,16 +764,17 @@ def test_code_replay_revokes_the_grant(oauth_server, loopback_client):
     token_error(refresh(server, client_id, first["refresh_token"]), "invalid_grant")
 
 
-def test_one_code_per_authorization_request(oauth_server, loopback_client):
+def test_one_code_per_authorization_request(oauth_server):
     """The consent form sent several times at once (a double click, a replayed post): one code
     comes out of the authorization request, the other submissions get an error page."""
     server = oauth_server
-    client_id, redirect_uri = loopback_client
+    redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
+    client_id = add_client(server, redirect_uri)  # a client alice has not consented to yet
     _, code_challenge = pkce()
     with Browser(server.base_url) as browser:
         login = browser.get_authorize(authorize_params(client_id, redirect_uri, code_challenge, "once", resource=server.url))
         consent = browser.login(login, "alice")
-        assert consent.status_code == 200, f"{consent.status_code} {consent.text[:300]}"
+        assert consent.status_code == 200, f"{consent.status_code} {consent.headers.get('location')} {consent.text[:300]}"
         with ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(lambda _: browser.consent(consent), range(4)))
     codes = [answer for answer in answers if "code=" in (answer.headers.get("location") or "")]
