@@ -114,18 +114,34 @@ final class PostgresScopingTests {
         for _ in 1...3 {
             _ = try await ScopingAttacks.run(attack, on: host.servingCatalog, postgres: true)
         }
+        if case .refused = attack.postgres ?? attack.expect {
+            #expect(data.reads.count == 0, "a refused read is never prepared")
+        } else {
+            #expect(data.reads.count == 1, "the third run was prepared")
+        }
     }
 
-    @Test("a prepared read is scoped to whoever calls it")
+    @Test("prepared reads on generic plans are scoped to whoever calls them")
     func preparedOwners() async throws {
-        let sql = "SELECT owner_id, name FROM projects WHERE id > $1 ORDER BY id"
-        let alice = ScopingAttacks.Attack(name: "alice", sql: sql, parameters: [0], expect: .rows([["alice", "alice-p1"], ["alice", "alice-p2"]]))
-        let bob = ScopingAttacks.Attack(name: "bob", sql: sql, parameters: [0], expect: .rows([["bob", "BOB-SECRET-PROJECT"], ["bob", "12345"]]))
-        let carol = ScopingAttacks.Attack(name: "carol", sql: sql, parameters: [0], expect: .count(0))
-        for (attack, owner) in [(alice, "alice"), (alice, "alice"), (bob, "bob"), (alice, "alice"), (carol, "carol"), (bob, "bob"), (alice, "alice")] {
-            _ = try await ScopingAttacks.run(attack, on: host.servingCatalog, owner: owner, postgres: true)
+        let projects = "SELECT owner_id, name FROM projects WHERE id > $1 ORDER BY id"
+        let customers = "SELECT owner_id, name FROM customers WHERE id > $1 ORDER BY id"
+        let expected: [String: (projects: ScopingAttacks.Expectation, customers: ScopingAttacks.Expectation)] = [
+            "alice": (.rows([["alice", "alice-p1"], ["alice", "alice-p2"]]), .rows([["alice", "Alice Corp"]])),
+            "bob": (.rows([["bob", "BOB-SECRET-PROJECT"], ["bob", "12345"]]), .rows([["bob", "Bob Ltd"]])),
+            "carol": (.count(0), .count(0)),
+        ]
+        // Generic plans (planned once, without the parameters or the owner) from the first
+        // prepared run; two statements interleaved, the owner changing from call to call.
+        try await TestPostgres.execute(
+            "ALTER ROLE pb_query IN DATABASE \(database) SET plan_cache_mode = force_generic_plan", user: "postgres", database: database)
+        for owner in ["alice", "alice", "bob", "alice", "carol", "bob", "alice", "bob", "carol", "alice", "bob", "alice"] {
+            let expect = try #require(expected[owner])
+            for (sql, expectation) in [(projects, expect.projects), (customers, expect.customers)] {
+                let attack = ScopingAttacks.Attack(name: "\(owner): \(sql)", sql: sql, parameters: [0], expect: expectation)
+                _ = try await ScopingAttacks.run(attack, on: host.servingCatalog, owner: owner, postgres: true)
+            }
         }
-        #expect(data.reads.count == 1, "the read ran prepared after its first two runs")
+        #expect(data.reads.count == 2, "both reads ran prepared after their first two runs")
     }
 
     @Test("a prepared read whose table changed shape runs again unprepared, without failing the call")

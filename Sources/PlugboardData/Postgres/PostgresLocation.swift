@@ -63,9 +63,10 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
                     host: host, port: port, username: user, password: password, database: database,
                     tls: requireTLS ? .require(.makeClientConfiguration()) : .disable)
             }
-        // No keep-alive queries: the pool closes a connection after a minute idle anyway, and it
-        // pays for keep-alive with a timer (a task, a task group and a dispatch timer held until
-        // the deadline even when cancelled) on every lease, i.e. on every plugin query.
+        // No keep-alive queries: the pool closes a connection after a minute idle anyway, and
+        // keep-alive costs a timer (a task, a task group and a dispatch timer held until its
+        // deadline even when cancelled) each time a connection goes back to the pool, i.e. on
+        // every plugin query, next to the idle timer the pool schedules then too.
         configuration.options.keepAliveBehavior = nil
         return configuration
     }

@@ -175,10 +175,12 @@ public final class PostgresScopedData: DataService {
         return try await queries.client.withConnection { connection in
             let statements = try await scopeStatements.prepared(on: connection)
             do {
-                return try await transaction(statement, bindings: bindings, parameters: parameters, scope: scope, owner: owner, on: connection, statements)
+                return try await transaction(
+                    statement, bindings: bindings, parameters: parameters, scope: scope, owner: owner, on: connection, statements, prepared: true)
             } catch let retired as RetiredRead {
                 logger.debug("prepared plugin read retired, running it unprepared: \(PostgresErrorText.describe(retired.underlying))")
-                return try await transaction(statement, bindings: bindings, parameters: parameters, scope: scope, owner: owner, on: connection, statements)
+                return try await transaction(
+                    statement, bindings: bindings, parameters: parameters, scope: scope, owner: owner, on: connection, statements, prepared: false)
             }
         }
     }
@@ -186,7 +188,7 @@ public final class PostgresScopedData: DataService {
     /// One call's transaction on `connection`.
     private func transaction(
         _ statement: StatementGate.Statement, bindings: PostgresBindings, parameters: [JSONValue], scope: QueryScope, owner: String,
-        on connection: PostgresConnection, _ statements: ScopeStatements.Prepared
+        on connection: PostgresConnection, _ statements: ScopeStatements.Prepared, prepared: Bool
     ) async throws -> QueryRows {
         // The set-up goes out back to back with the statement: the driver runs them in order,
         // each as soon as the previous one is done, without waking this task in between. If
@@ -198,7 +200,8 @@ public final class PostgresScopedData: DataService {
         do {
             let result =
                 if statement.isRead {
-                    try await read(statement, bindings: bindings, types: Self.types(of: parameters), scope: scope, on: connection, statements)
+                    try await read(
+                        statement, bindings: bindings, types: Self.types(of: parameters), scope: scope, on: connection, statements, prepared: prepared)
                 } else {
                     try await write(statement, bindings: bindings, scope: scope, on: connection, statements)
                 }
@@ -206,7 +209,12 @@ public final class PostgresScopedData: DataService {
             return result
         } catch {
             // The first failure is the cause; the statements after it only report the aborted transaction.
-            for step in setUp { _ = try await step.get() }
+            do {
+                for step in setUp { _ = try await step.get() }
+            } catch {
+                scopeStatements.forget(connection)
+                throw error
+            }
             throw error
         }
     }
@@ -215,7 +223,7 @@ public final class PostgresScopedData: DataService {
     /// plugin repeats run as prepared statements (see `PreparedReads`).
     private func read(
         _ statement: StatementGate.Statement, bindings: PostgresBindings, types: [PostgresDataType], scope: QueryScope,
-        on connection: PostgresConnection, _ statements: ScopeStatements.Prepared
+        on connection: PostgresConnection, _ statements: ScopeStatements.Prepared, prepared: Bool
     ) async throws -> QueryRows {
         // A read is rolled back whatever happens. The driver runs the ROLLBACK before anything the
         // connection's next user sends, and only a lost connection makes it fail, so the call
@@ -228,15 +236,22 @@ public final class PostgresScopedData: DataService {
         let sql = Self.capped(statement.body, rows: scope.maxRows + 1)
         let key = PreparedReads.Key(plugin: scope.plugin, sql: sql, types: types)
         var rows: [PostgresRow] = []
-        if let name = reads.name(for: key) {
+        if prepared, let name = reads.name(for: key) {
             do {
                 let stream = try await PluginRead.$text.withValue(.init(name: name, sql: sql, types: types)) {
                     try await connection.execute(PluginRead(bindings: bindings), logger: logger)
                 }
                 for try await row in stream { rows.append(row) }
+                statements.reads.insert(name)
             } catch {
+                // Never run here before, it may have failed to prepare (and would fail here from
+                // now on); a plan PostgreSQL no longer accepts (0A000: its table changed) or a
+                // statement it lost (26000) is no use anywhere. Otherwise the statement ran and
+                // failed on its own account.
                 let state = (error as? PSQLError)?.serverInfo?[.sqlState]
-                throw reads.failed(key, sqlState: state) ? RetiredRead(underlying: error) : error
+                guard !statements.reads.contains(name) || state == "0A000" || state == "26000" else { throw error }
+                reads.retire(key, name: name)
+                throw RetiredRead(underlying: error)
             }
         } else {
             rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).get().rows

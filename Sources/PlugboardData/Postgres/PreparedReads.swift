@@ -5,12 +5,13 @@ import Synchronization
 ///
 /// Planning is most of what PostgreSQL spends on a short read, and a plugin sends the same few
 /// statements over and over, so repeated reads are prepared once per connection and then only
-/// bound and executed. Three rules keep that safe and bounded:
+/// bound and executed. What keeps that safe and bounded:
 /// - a statement is prepared only after it succeeded unprepared twice with the same parameter
 ///   types: text that does not parse, or is sent once, never becomes a named statement;
-/// - PostgresNIO remembers a failed preparation for the life of the connection, so an error that
-///   may come from preparing (anything but bad values, constraints and timeouts) retires the name;
-///   the statement earns a new one by succeeding again;
+/// - PostgresNIO remembers a failed preparation for the life of the connection, so a name that
+///   fails on a connection where it never succeeded is retired (names are never reused), and so
+///   is one PostgreSQL no longer accepts (see `PostgresScopedData.read`); the statement earns a
+///   new one by succeeding again, at most `maximumRetirements` times;
 /// - at most `capacity` names exist, since every connection may end up holding all of them.
 final class PreparedReads: Sendable {
     struct Key: Hashable, Sendable {
@@ -22,11 +23,13 @@ final class PreparedReads: Sendable {
     private struct State {
         var names: [Key: String] = [:]
         var successes: [Key: Int] = [:]
+        var retirements: [Key: Int] = [:]
         var issued = 0
         var warnedFull = false
     }
 
     static let successesBeforePreparing = 2
+    static let maximumRetirements = 8
     let capacity: Int
     private let state = Mutex(State())
 
@@ -42,7 +45,7 @@ final class PreparedReads: Sendable {
     /// Counts an unprepared success; returns true when the cache has just filled up.
     func succeeded(_ key: Key) -> Bool {
         state.withLock { state in
-            guard state.names[key] == nil else { return false }
+            guard state.names[key] == nil, state.retirements[key, default: 0] < Self.maximumRetirements else { return false }
             guard state.names.count < capacity else {
                 defer { state.warnedFull = true }
                 return !state.warnedFull
@@ -61,21 +64,27 @@ final class PreparedReads: Sendable {
         }
     }
 
-    /// Retires the name of `key` unless the error (its SQLSTATE, nil when not from the server) is
-    /// one executing, not preparing, raises; returns whether it did.
-    func failed(_ key: Key, sqlState: String?) -> Bool {
-        if let sqlState, Self.isExecutionError(sqlState) { return false }
-        return state.withLock { $0.names.removeValue(forKey: key) != nil }
+    /// Stops using `name` for `key` (a later name the key earned meanwhile stays).
+    func retire(_ key: Key, name: String) {
+        state.withLock { state in
+            guard state.names[key] == name else { return }
+            state.names[key] = nil
+            if state.retirements.count >= capacity * 8 { state.retirements.removeAll(keepingCapacity: true) }
+            state.retirements[key, default: 0] += 1
+        }
     }
 
     /// How many reads run prepared.
     var count: Int { state.withLock { $0.names.count } }
+}
 
-    /// Data exceptions (bad parameter values), integrity violations, cancellation (the statement
-    /// timeout) and exhausted resources: none of them can come from parsing the statement.
-    static func isExecutionError(_ sqlState: String) -> Bool {
-        ["22", "23", "53", "54"].contains(sqlState.prefix(2)) || sqlState == "57014"
-    }
+/// The prepared reads that have run successfully on one connection: a failure of any other may
+/// be a failed preparation, which PostgresNIO would answer on that connection from then on.
+final class ProvenReads: Sendable {
+    private let names = Mutex<Set<String>>([])
+
+    func contains(_ name: String) -> Bool { names.withLock { $0.contains(name) } }
+    func insert(_ name: String) { _ = names.withLock { $0.insert(name) } }
 }
 
 /// A prepared read that failed for a reason preparing may cause (its table changed shape, say):

@@ -2,7 +2,7 @@ import PostgresNIO
 import Synchronization
 
 /// The statements every scoped call runs around the plugin's (BEGIN, the scope set-up, the end),
-/// prepared once per pooled connection: unprepared, each would cost the server a parse and a plan
+/// prepared once per pooled connection, and which plugin reads the connection has prepared: unprepared, each would cost the server a parse and a plan
 /// and both sides two more messages, on every call. They are prepared through PostgresNIO's
 /// future-returning API so that they still go out back to back with the plugin's statement,
 /// without waking the calling task in between.
@@ -14,6 +14,8 @@ final class ScopeStatements: Sendable {
         let scope: PreparedQuery
         let commit: PreparedQuery
         let rollback: PreparedQuery
+        /// The plugin reads prepared on this connection.
+        let reads = ProvenReads()
 
         /// BEGIN and the scope set-up for a call; the caller ends the transaction.
         func start(writes: Bool, owner: String, timeoutMilliseconds: Int, role: String) -> [EventLoopFuture<[PostgresRow]>] {
@@ -31,6 +33,12 @@ final class ScopeStatements: Sendable {
     ]
 
     private let byConnection = Mutex<[PostgresConnection.ID: Prepared]>([:])
+
+    /// Prepares the statements again on the connection's next call: a set-up statement failed,
+    /// and the server may have lost them (a pooler in between, `DISCARD ALL`).
+    func forget(_ connection: PostgresConnection) {
+        _ = byConnection.withLock { $0.removeValue(forKey: connection.id) }
+    }
 
     func prepared(on connection: PostgresConnection) async throws -> Prepared {
         if let prepared = byConnection.withLock({ $0[connection.id] }) { return prepared }
