@@ -17,6 +17,9 @@ public struct AuthorizationRequest: Sendable, Equatable {
 public enum AuthorizationCheck: Sendable, Equatable {
     /// The client or its redirect URI cannot be trusted: show an error page, never redirect.
     case refuse(String)
+    /// The client cannot be checked at the moment (its metadata document did not come): an
+    /// error page that says to try again, never a redirect.
+    case unavailable(String)
     /// Tell the client, at its verified redirect URI.
     case redirectError(redirectURI: String, state: String?, OAuthError)
     case valid(AuthorizationRequest)
@@ -111,7 +114,10 @@ public final class AuthorizationServer: Sendable {
             switch await documents.client(clientID) {
             case .success(let described): client = described
             // The details (addresses, ports) stay in the log: the page must not become a network scanner.
-            case .failure: return .refuse("The application's client metadata document at \(clientID) cannot be used (see the server log for why).")
+            case .failure(let error) where error.lasting:
+                return .refuse("The application's client metadata document at \(clientID) cannot be used (see the server log for why).")
+            case .failure:
+                return .unavailable("The application's client metadata document at \(clientID) could not be fetched just now. Try again in a moment.")
             }
         } else if let registered = try await store.client(clientID) {
             client = registered

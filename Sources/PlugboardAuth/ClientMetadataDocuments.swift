@@ -20,7 +20,8 @@ public final class ClientMetadataDocuments: Sendable {
     private let cache = Mutex<[String: Cached]>([:])
     /// By client_id: one fetch per document however many sign-ins wait for it, a refused
     /// document refused from memory for half a minute, and a bound on fetches under way.
-    private let fetches = SharedFetches<(ClientRecord, Duration)>(limit: 16, remembering: { $0 is FetchError }, for: .seconds(30))
+    private let fetches = SharedFetches<(ClientRecord, Duration)>(
+        limit: 16, remembering: { ($0 as? FetchError)?.lasting == true }, for: .seconds(30))
     private let logger: Logger
 
     public init(store: AuthStore, reach: OutboundHTTP.Reach, logger: Logger) {
@@ -58,26 +59,30 @@ public final class ClientMetadataDocuments: Sendable {
     }
 
     private func fetch(_ clientID: String) async throws -> (ClientRecord, Duration) {
-        guard let components = URLComponents(string: clientID), !components.path.isEmpty, components.path != "/", components.query == nil,
-            !components.path.split(separator: "/").contains(where: { $0 == "." || $0 == ".." })
+        guard clientID.utf8.count <= 2048, let components = URLComponents(string: clientID), !components.path.isEmpty, components.path != "/",
+            components.query == nil, !components.path.split(separator: "/").contains(where: { $0 == "." || $0 == ".." })
         else {
-            throw FetchError("client_id \(clientID) must be an https URL with a path, no query and no dot segments")
+            throw FetchError("client_id \(clientID.prefix(200)) must be an https URL of at most 2 KiB with a path, no query and no dot segments", lasting: true)
         }
         let reply = try await http.fetchUntrusted(clientID, reach: reach)
-        guard reply.status == 200 else { throw FetchError("\(clientID) answered HTTP \(reply.status), not 200 (redirects are not followed)") }
-        guard let document = try? JSONValue(parsing: reply.body), case .object(let fields) = document else {
-            throw FetchError("\(clientID) is not a JSON object")
+        guard reply.status == 200 else {
+            // A redirect or a 4xx is the document's answer; a 5xx or a 429 may be over in a moment.
+            throw FetchError(
+                "\(clientID) answered HTTP \(reply.status), not 200 (redirects are not followed)", lasting: reply.status < 500 && reply.status != 429)
         }
-        guard fields["client_id"] == .string(clientID) else { throw FetchError("the document's client_id is not its own URL \(clientID)") }
-        guard case .array(let values)? = fields["redirect_uris"], !values.isEmpty else { throw FetchError("the document lists no redirect_uris") }
+        guard let document = try? JSONValue(parsing: reply.body), case .object(let fields) = document else {
+            throw FetchError("\(clientID) is not a JSON object", lasting: true)
+        }
+        guard fields["client_id"] == .string(clientID) else { throw FetchError("the document's client_id is not its own URL \(clientID)", lasting: true) }
+        guard case .array(let values)? = fields["redirect_uris"], !values.isEmpty else { throw FetchError("the document lists no redirect_uris", lasting: true) }
         var redirectURIs: [String] = []
         for value in values {
-            guard case .string(let uri) = value, RedirectURI.isAllowed(uri) else { throw FetchError("the document's redirect URI \(value) is not allowed") }
+            guard case .string(let uri) = value, RedirectURI.isAllowed(uri) else { throw FetchError("the document's redirect URI \(value) is not allowed", lasting: true) }
             redirectURIs.append(uri)
         }
-        if fields["client_secret"] != nil { throw FetchError("a client metadata document must not carry a client_secret") }
+        if fields["client_secret"] != nil { throw FetchError("a client metadata document must not carry a client_secret", lasting: true) }
         if let method = fields["token_endpoint_auth_method"], method != .string("none") {
-            throw FetchError("token_endpoint_auth_method \(method) is not allowed for a metadata document client; use none")
+            throw FetchError("token_endpoint_auth_method \(method) is not allowed for a metadata document client; use none", lasting: true)
         }
         let name: String = if case .string(let given)? = fields["client_name"], !given.isEmpty { String(given.prefix(200)) } else { components.host ?? clientID }
         let client = ClientRecord(

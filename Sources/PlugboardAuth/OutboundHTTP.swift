@@ -7,9 +7,13 @@ import NIOPosix
 /// A refused or failed outbound fetch, worded for the log of the person configuring the server.
 public struct FetchError: Error, Sendable, CustomStringConvertible {
     public let description: String
+    /// A refusal that asking again will not change (a forbidden URL or address, an unusable
+    /// answer), as opposed to a failure of the moment (a timeout, a server error, too busy).
+    public let lasting: Bool
 
-    init(_ description: String) {
+    init(_ description: String, lasting: Bool = false) {
         self.description = description
+        self.lasting = lasting
     }
 }
 
@@ -50,17 +54,17 @@ public struct OutboundHTTP: Sendable {
     /// could answer differently). No redirects, bounded size and time.
     public func fetchUntrusted(_ url: String, reach: Reach) async throws -> Reply {
         guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
-            throw FetchError("\(url) is not an absolute URL")
+            throw FetchError("\(url) is not an absolute URL", lasting: true)
         }
         guard components.scheme == "https" || (reach.allowLocal && components.scheme == "http") else {
-            throw FetchError("\(url) must use https")
+            throw FetchError("\(url) must use https", lasting: true)
         }
         guard components.user == nil, components.password == nil, components.fragment == nil else {
-            throw FetchError("\(url) must not carry credentials or a fragment")
+            throw FetchError("\(url) must not carry credentials or a fragment", lasting: true)
         }
         let addresses = try await Self.resolve(host.trimmingCharacters(in: ["[", "]"]))
         if !reach.allowLocal, let local = addresses.first(where: { !PublicAddress.isPublic($0) }) {
-            throw FetchError("\(host) resolves to \(local), which is not a public address")
+            throw FetchError("\(host) resolves to \(local), which is not a public address", lasting: true)
         }
         guard let pinned = addresses.first else { throw FetchError("\(host) does not resolve") }
         return try await execute(url, method: .GET, headers: [:], body: nil, pin: (host, pinned))
@@ -101,7 +105,7 @@ public struct OutboundHTTP: Sendable {
             return reply
         } catch {
             try? await client.shutdown()
-            if error is NIOTooManyBytesError { throw FetchError("\(url) answered more than \(maxBytes) bytes") }
+            if error is NIOTooManyBytesError { throw FetchError("\(url) answered more than \(maxBytes) bytes", lasting: true) }
             if error is FetchError { throw error }
             throw FetchError("cannot fetch \(url): \(error)")
         }

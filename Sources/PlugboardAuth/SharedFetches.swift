@@ -46,10 +46,13 @@ final class SharedFetches<Value: Sendable>: Sendable {
         }
     }
 
+    /// Every waiter calls this; the first one for `task` does the bookkeeping, and a late one
+    /// leaves alone what a newer run of the key has done since.
     private func finish(_ key: String, _ task: Task<Value, any Error>, failure: (any Error)?) {
         let remember = failure.map(remembered) == true && memory > .zero
         state.withLock { state in
-            if state.running[key] == task { state.running[key] = nil }
+            guard state.running[key] == task else { return }
+            state.running[key] = nil
             if remember, let failure {
                 if state.failed.count >= 50_000 { state.failed.removeAll(keepingCapacity: true) }
                 state.failed[key] = (failure, ContinuousClock.now + memory)

@@ -378,6 +378,16 @@ def test_a_document_is_fetched_once_for_concurrent_sign_ins_and_a_refusal_rememb
         assert_refused_page(authorize_page(server, broken_id))
     assert documents.hits(broken) == 1, documents.requests
 
+    # A failure of the moment is neither a refusal nor remembered: 503, and the next try fetches.
+    flaky = fresh_path("flaky")
+    flaky_id = documents.publish(flaky, b"busy", status=503)
+    unavailable = authorize_page(server, flaky_id)
+    assert unavailable.status_code == 503 and unavailable.headers.get("retry-after"), (unavailable.status_code, unavailable.headers)
+    assert "location" not in unavailable.headers
+    documents.publish(flaky, document(flaky_id))
+    assert authorize_page(server, flaky_id).status_code == 200
+    assert documents.hits(flaky) == 2, documents.requests
+
 
 def test_redirect_uri_not_in_the_document_is_refused(cimd_server, documents):
     server = cimd_server

@@ -497,7 +497,13 @@ def test_a_failing_jwks_is_fetched_once_and_not_again_for_five_seconds(issuer, k
     sign in again); for 5 s after the failure they fail fast without fetching; then a fetch again."""
     healthy = JWKS(keys["main"])
     failing = {"on": True}
-    issuer.routes["/flaky/jwks"] = lambda method, headers, body: (500, {"error": "down"}) if failing["on"] else healthy.route(method, headers, body)
+    def flaky(method: str, headers: dict[str, str], body: bytes) -> tuple[int, object]:
+        if failing["on"]:
+            time.sleep(0.5)  # slow to fail, so the four requests below overlap the one fetch
+            return 500, {"error": "down"}
+        return healthy.route(method, headers, body)
+
+    issuer.routes["/flaky/jwks"] = flaky
     server = _start("flaky", tmp_path_factory, artifacts_dir, {"jwks_url": issuer.url("/flaky/jwks")})
     try:
         token = mint(keys["main"], claims_for(server, "alice"))
@@ -589,6 +595,9 @@ def test_a_flood_of_new_tokens_is_bounded(introspecting, issuer):
     assert 1 <= statuses.count(503) <= 8, statuses
     assert all(response.headers.get("retry-after") == "1" for response in responses if response.status_code == 503)
     assert sum(introspections_of(issuer, token) for token in tokens) == statuses.count(200)
+    # Being turned away for a full house is not remembered: the same token, sent again, gets in.
+    refused = tokens[statuses.index(503)]
+    assert mcp_post(server, refused, rpc("tools/list", {}, id=1)).status_code == 200
 
 
 # -- key rotation, part 2 (last in the module) ---------------------------------------------------------

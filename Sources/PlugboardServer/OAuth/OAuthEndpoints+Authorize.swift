@@ -25,6 +25,10 @@ extension OAuthEndpoints {
         switch check {
         case .refuse(let message):
             return page(.badRequest, AuthorizePages.error(serverName: serverName, message), base: base)
+        case .unavailable(let message):
+            var response = page(.serviceUnavailable, AuthorizePages.error(serverName: serverName, message), base: base)
+            response.headers[.retryAfter] = "5"
+            return response
         case .redirectError(let redirectURI, let state, let error):
             return redirect(redirectURI, ["error": error.code, "error_description": error.description, "state": state, "iss": base], status: .found)
         case .valid(let authorization):
