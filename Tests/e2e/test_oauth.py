@@ -943,8 +943,9 @@ def test_login_throttle_counts_the_address_a_trusted_proxy_saw(proxy_server):
 
 
 def test_registration_and_authorization_rate_limits(proxy_server):
-    """20 registrations and 300 authorization requests a minute per client address (the one a
-    trusted proxy saw); the next gets 429, while another address behind the same proxy still gets in."""
+    """20 registrations and 300 authorization requests a minute per client address (the one the
+    first trusted proxy saw); the next gets 429, while another address behind the same proxy still
+    gets in."""
     base = proxy_server.base_url
 
     def forwarded(address: str) -> dict[str, str]:
@@ -954,6 +955,9 @@ def test_registration_and_authorization_rate_limits(proxy_server):
     statuses = [httpx2.post(f"{base}/register", json=body, headers=forwarded("203.0.113.20"), timeout=30.0).status_code for _ in range(21)]
     assert statuses == [201] * 20 + [429], statuses
     assert httpx2.post(f"{base}/register", json=body, headers=forwarded("203.0.113.21"), timeout=30.0).status_code == 201
+    # Behind a second trusted proxy (127.0.0.9 is in 127.0.0.0/8) it is still the same client.
+    chained = {"X-Forwarded-For": "198.51.100.7, 203.0.113.20, 127.0.0.9"}
+    assert httpx2.post(f"{base}/register", json=body, headers=chained, timeout=30.0).status_code == 429
 
     # Malformed requests count too: the limit stands before any parsing.
     with httpx2.Client(base_url=base, headers=forwarded("203.0.113.22"), timeout=30.0) as client:

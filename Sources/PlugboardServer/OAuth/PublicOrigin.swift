@@ -26,13 +26,20 @@ struct PublicOrigin: Sendable {
         return "\(scheme)://\(host.lowercased())"
     }
 
-    /// The address rate limits and the login throttle count by: the peer, or behind a trusted
-    /// proxy the address that proxy saw (the last X-Forwarded-For entry, the one it appended).
+    /// The address rate limits and the login throttle count by: the peer, or behind trusted
+    /// proxies the address the first of them saw: X-Forwarded-For read from the end (what the
+    /// nearest proxy appended), past the entries of other trusted proxies in a chain. Entries a
+    /// client wrote itself come before those and are never reached while a proxy's stands.
     func clientAddress(of request: Request, context: PlugboardRequestContext) -> String {
-        guard isTrustedProxy(context.peer), let forwarded = request.headers[.forwardedFor],
-            let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty
-        else { return context.peer }
-        return last
+        guard isTrustedProxy(context.peer), let forwarded = request.headers[.forwardedFor] else { return context.peer }
+        var address = context.peer
+        for entry in forwarded.split(separator: ",").reversed() {
+            let hop = entry.trimmingCharacters(in: .whitespaces)
+            guard !hop.isEmpty else { break }
+            address = hop
+            guard isTrustedProxy(hop) else { break }
+        }
+        return address
     }
 
     private func isTrustedProxy(_ peer: String) -> Bool {
