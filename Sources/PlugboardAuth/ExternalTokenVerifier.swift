@@ -82,8 +82,8 @@ public final class ExternalTokenVerifier: BearerVerifier {
         let claims: [String: JSONValue]
         do {
             claims = try await issuer.introspection != nil ? introspection(of: token) : decode(token)
-        } catch let busy as SharedFetches<[String: JSONValue]>.Busy {
-            throw busy  // retry later (503), not sign in again
+        } catch is SharedFetches<[String: JSONValue]>.Busy {
+            throw VerifierBusy()
         } catch let error as FetchError {
             // The issuer is unreachable: not the client's fault, but nothing can be verified.
             logger.error("cannot verify tokens of \(issuer.issuer): \(error)")

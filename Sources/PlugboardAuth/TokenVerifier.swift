@@ -15,6 +15,10 @@ public enum BearerOutcome: Sendable, Equatable {
     case invalid(String)
 }
 
+/// Too many new tokens are being checked with the issuer at once: the client should retry in a
+/// moment (503), not sign in again; common under a flood of made-up tokens, so not worth an error log.
+public struct VerifierBusy: Error, Sendable {}
+
 /// Verifies bearer tokens for the resource server. A verified token is remembered for a short
 /// time so the steady state costs no database round trip; revocation through this instance
 /// forgets it at once, and a revocation elsewhere (another instance, `plugboard user disable`)

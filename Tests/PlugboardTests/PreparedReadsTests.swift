@@ -73,6 +73,14 @@ struct PreparedReadsTests {
         #expect(reads.count == 2)
     }
 
+    @Test("a read longer than 8 KiB is never prepared")
+    func long() {
+        let reads = PreparedReads()
+        let key = PreparedReads.Key(plugin: "p", sql: "SELECT '" + String(repeating: "x", count: PreparedReads.maximumLength) + "'", types: [])
+        for _ in 0..<3 { _ = reads.succeeded(key) }
+        #expect(reads.name(for: key) == nil)
+    }
+
     @Test("reads seen once are never prepared")
     func onceOnly() {
         let reads = PreparedReads(capacity: 1)

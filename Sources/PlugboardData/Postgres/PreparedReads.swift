@@ -30,6 +30,7 @@ final class PreparedReads: Sendable {
 
     static let successesBeforePreparing = 2
     static let maximumRetirements = 8
+    static let maximumLength = 8 * 1024
     let capacity: Int
     private let state = Mutex(State())
 
@@ -45,7 +46,9 @@ final class PreparedReads: Sendable {
     /// Counts an unprepared success; returns true when the cache has just filled up.
     func succeeded(_ key: Key) -> Bool {
         state.withLock { state in
-            guard state.names[key] == nil, state.retirements[key, default: 0] < Self.maximumRetirements else { return false }
+            // Long texts stay unprepared: up to `capacity * 8` of them are remembered while counting.
+            guard key.sql.utf8.count <= Self.maximumLength, state.names[key] == nil, state.retirements[key, default: 0] < Self.maximumRetirements
+            else { return false }
             guard state.names.count < capacity else {
                 defer { state.warnedFull = true }
                 return !state.warnedFull

@@ -71,6 +71,9 @@ struct ResourceGate: Sendable {
                 return .refused(
                     challenge(.unauthorized, base: base, error: "invalid_token", description: "the access token is invalid, expired or revoked"))
             }
+        } catch is VerifierBusy {
+            logger.debug("bearer token not checked: the issuer is busy with other new tokens", metadata: ["peer": "\(context.peer)"])
+            return .refused(Response(status: .serviceUnavailable, headers: [.retryAfter: "1"]))
         } catch {
             logger.error("cannot verify a bearer token: \(error)")
             return .refused(Response(status: .serviceUnavailable, headers: [.retryAfter: "1"]))
