@@ -247,11 +247,11 @@ public final class PostgresScopedData: DataService {
                 // Never run here before, it may have failed to prepare (and would fail here from
                 // now on); a plan PostgreSQL no longer accepts (0A000: its table changed) or a
                 // statement it lost (26000) is no use anywhere. Otherwise the statement ran and
-                // failed on its own account.
+                // failed on its own account. A call that used up its time limit is not run again.
                 let state = (error as? PSQLError)?.serverInfo?[.sqlState]
                 guard !statements.reads.contains(name) || state == "0A000" || state == "26000" else { throw error }
                 reads.retire(key, name: name)
-                throw RetiredRead(underlying: error)
+                throw state == "57014" ? error : RetiredRead(underlying: error)
             }
         } else {
             rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).get().rows
