@@ -378,6 +378,12 @@ def test_a_document_is_fetched_once_for_concurrent_sign_ins_and_a_refusal_rememb
         assert_refused_page(authorize_page(server, broken_id))
     assert documents.hits(broken) == 1, documents.requests
 
+    # A client_id over 2 KiB is refused without a fetch.
+    long_path = "/clients/" + "x" * 2100 + ".json"
+    long_id = documents.publish(long_path, document(documents.url(long_path)))
+    assert_refused_page(authorize_page(server, long_id))
+    assert documents.hits(long_path) == 0, "a 2 KiB+ client_id was fetched"
+
     # A failure of the moment is neither a refusal nor remembered: 503, and the next try fetches.
     flaky = fresh_path("flaky")
     flaky_id = documents.publish(flaky, b"busy", status=503)

@@ -171,23 +171,23 @@ public final class PostgresScopedData: DataService {
     }
 
     private func run(_ statement: StatementGate.Statement, parameters: [JSONValue], scope: QueryScope, owner: String) async throws -> QueryRows {
-        let bindings = try Self.bindings(parameters)
+        let (bindings, types) = try Self.bindings(parameters)
         return try await queries.client.withConnection { connection in
             let statements = try await scopeStatements.prepared(on: connection)
             do {
                 return try await transaction(
-                    statement, bindings: bindings, parameters: parameters, scope: scope, owner: owner, on: connection, statements, prepared: true)
+                    statement, bindings: bindings, types: types, scope: scope, owner: owner, on: connection, statements, prepared: true)
             } catch let retired as RetiredRead {
                 logger.debug("prepared plugin read retired, running it unprepared: \(PostgresErrorText.describe(retired.underlying))")
                 return try await transaction(
-                    statement, bindings: bindings, parameters: parameters, scope: scope, owner: owner, on: connection, statements, prepared: false)
+                    statement, bindings: bindings, types: types, scope: scope, owner: owner, on: connection, statements, prepared: false)
             }
         }
     }
 
     /// One call's transaction on `connection`.
     private func transaction(
-        _ statement: StatementGate.Statement, bindings: PostgresBindings, parameters: [JSONValue], scope: QueryScope, owner: String,
+        _ statement: StatementGate.Statement, bindings: PostgresBindings, types: [PostgresDataType], scope: QueryScope, owner: String,
         on connection: PostgresConnection, _ statements: ScopeStatements.Prepared, prepared: Bool
     ) async throws -> QueryRows {
         // The set-up goes out back to back with the statement: the driver runs them in order,
@@ -201,7 +201,7 @@ public final class PostgresScopedData: DataService {
             let result =
                 if statement.isRead {
                     try await read(
-                        statement, bindings: bindings, types: Self.types(of: parameters), scope: scope, on: connection, statements, prepared: prepared)
+                        statement, bindings: bindings, types: types, scope: scope, on: connection, statements, prepared: prepared)
                 } else {
                     try await write(statement, bindings: bindings, scope: scope, on: connection, statements)
                 }
@@ -291,33 +291,23 @@ public final class PostgresScopedData: DataService {
         "SELECT * FROM (\n\(sql)\n) AS pb_rows LIMIT \(rows)"
     }
 
-    /// The parameter types `bindings(_:)` sends (null leaves the type to PostgreSQL).
-    static func types(of parameters: [JSONValue]) -> [PostgresDataType] {
-        parameters.map { parameter in
-            switch parameter {
-            case .null: .null
-            case .bool: .bool
-            case .int: .int8
-            case .double: .float8
-            case .string: .text
-            case .array, .object: .null
-            }
-        }
-    }
-
-    static func bindings(_ parameters: [JSONValue]) throws -> PostgresBindings {
+    /// The parameters as PostgresNIO binds them, and the types it declares for them (the key of a
+    /// prepared read; null leaves the type to PostgreSQL).
+    static func bindings(_ parameters: [JSONValue]) throws -> (values: PostgresBindings, types: [PostgresDataType]) {
         var bindings = PostgresBindings(capacity: parameters.count)
+        var types: [PostgresDataType] = []
+        types.reserveCapacity(parameters.count)
         for parameter in parameters {
             switch parameter {
-            case .null: bindings.appendNull()
-            case .bool(let bool): bindings.append(bool)
-            case .int(let int): bindings.append(int)
-            case .double(let double): bindings.append(double)
-            case .string(let string): bindings.append(string)
+            case .null: bindings.appendNull(); types.append(.null)
+            case .bool(let bool): bindings.append(bool); types.append(.bool)
+            case .int(let int): bindings.append(int); types.append(.int8)
+            case .double(let double): bindings.append(double); types.append(.float8)
+            case .string(let string): bindings.append(string); types.append(.text)
             case .array, .object: throw QueryRefusal("query parameters must be strings, numbers, booleans or null")
             }
         }
-        return bindings
+        return (bindings, types)
     }
 
     static func collect(_ rows: [PostgresRow], limit: Int) throws -> QueryRows {
