@@ -18,6 +18,10 @@ struct ReloadTests {
             handler: versioned.slow
             description: Counts slowly.
             input_schema: { type: object, properties: { steps: { type: integer }, delay_ms: { type: integer } }, required: [steps, delay_ms] }
+          - name: hold
+            handler: versioned.hold
+            description: Answers once the release file exists.
+            input_schema: { type: object, properties: { release_file: { type: string } }, required: [release_file] }
         """
     }
 
@@ -75,21 +79,28 @@ struct ReloadTests {
         try Self.install("fixture_versioned_v1", into: plugins)
         let host = plugins.host()
         await host.start()
+        let releaseFile = "\(plugins.root)/release"
+        let (started, startedContinuation) = AsyncStream.makeStream(of: String.self)
         let lease = host.leaseCatalog()
-        let slow = Task {
+        let held = Task {
             defer { lease.release() }
-            let context = MCPCallContext(caller: MCPCaller(owner: "o"), requestID: .int(7), progress: nil, cancellation: CancellationSignal())
-            return try await lease.catalog.callTool("slow", arguments: ["steps": 5, "delay_ms": 60], context: context)
+            let context = MCPCallContext(
+                caller: MCPCaller(owner: "o"), requestID: .int(7), progress: { startedContinuation.yield($0.message ?? "") },
+                cancellation: CancellationSignal())
+            return try await lease.catalog.callTool("hold", arguments: ["release_file": .string(releaseFile)], context: context)
         }
-        try await Task.sleep(for: .milliseconds(50))
+        var progress = started.makeAsyncIterator()
+        #expect(await progress.next() == "v1 holding")  // the call runs in generation 1's plugin
+
         try Self.install("fixture_versioned_v2", into: plugins)
         #expect(await host.reload(reason: "test").applied)
         #expect(try await answer(host) == "v2")
-        #expect(host.status.retiringGenerations == 1)  // generation 1 still serves the slow call
-        let result = try await slow.value
-        #expect(result["content"]?.arrayValue?.first?["text"] == "v1 finished 5 steps")
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(host.status.retiringGenerations == 0)
+        #expect(host.status.retiringGenerations == 1)  // generation 1 still serves the held call
+
+        #expect(FileManager.default.createFile(atPath: releaseFile, contents: nil))
+        let result = try await held.value
+        #expect(result["content"]?.arrayValue?.first?["text"] == "v1 released")
+        #expect(await eventually { host.status.retiringGenerations == 0 }, "generation 1 is retired once its last call ends")
         await host.shutdown()
     }
 
@@ -108,7 +119,7 @@ struct ReloadTests {
         #expect(renamed.changes == ListChanges(tools: true, resources: false, prompts: false))
         #expect(renamed.carriedOver == ["versioned"])  // a rename needs no new instance
         let names = host.servingCatalog.tools(for: MCPCaller(owner: "o")).compactMap { $0["name"]?.stringValue }
-        #expect(names == ["which_build", "slow"])
+        #expect(names == ["which_build", "slow", "hold"])
         #expect(try await answer(host, tool: "which_build") == "v1")
         #expect(try await answer(host, tool: "answer") == "v1")  // hidden alias
         #expect(host.status.aliases == ["answer"])

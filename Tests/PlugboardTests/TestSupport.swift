@@ -39,6 +39,18 @@ enum TestSupport {
     }
 }
 
+/// Waits for something that happens in the background: true as soon as `condition` holds, false
+/// if it still does not after `timeout` (generous: a loaded 2-core CI machine is slow, and a
+/// passing test waits only as long as it must).
+func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return true
+}
+
 /// A plugins folder built for one test: manifests written from strings, libraries found in the
 /// build folder.
 struct PluginFolder {

@@ -26,6 +26,16 @@ public func exportVersioned(_ version: String) -> UnsafePointer<pb_plugin> {
             return .text("\(version) finished \(arguments.steps) steps")
         }
 
+        // Answers only once the test creates `release_file`: a call that stays in flight for as long
+        // as a test needs, without guessing a duration.
+        plugin.tool("versioned.hold") { (arguments: HoldArguments, call) in
+            call.progress(0, total: 1, message: "\(version) holding")
+            while access(arguments.releaseFile, F_OK) != 0 {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            return .text("\(version) released")
+        }
+
         plugin.tool("versioned.crash") { (arguments: CrashArguments, _) in
             switch arguments.mode {
             case "segfault":
@@ -59,6 +69,14 @@ public struct SlowArguments: Decodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case steps
         case delayMs = "delay_ms"
+    }
+}
+
+public struct HoldArguments: Decodable, Sendable {
+    let releaseFile: String
+
+    enum CodingKeys: String, CodingKey {
+        case releaseFile = "release_file"
     }
 }
 
