@@ -1,3 +1,5 @@
+import PlugboardData
+
 /// Lifetimes of what the authorization server issues.
 public struct AuthSettings: Sendable, Equatable {
     public var accessTokenSeconds: Int64
@@ -22,6 +24,11 @@ public struct ScopePolicy: Sendable, Equatable {
 
     public init(toolScopes: Set<String>) {
         supported = [Self.base] + toolScopes.subtracting([Self.base]).sorted()
+    }
+
+    /// Whether a token lacks the base scope (API tokens without scopes hold every scope).
+    public static func lacksBase(_ record: AccessRecord) -> Bool {
+        !record.unrestricted && !record.scopes.contains(base)
     }
 
     /// What a client asking for `requested` gets: the known scopes among them, or every scope when

@@ -6,18 +6,28 @@ import PlugboardData
 import PlugboardJSON
 import Synchronization
 
-/// Where access tokens come from when another server (Keycloak, Auth0, Okta, Entra, ...) is the
-/// authorization server.
+/// Where access tokens come from when another server (Keycloak, Auth0, Okta, Entra,
+/// django-oauth-toolkit, ...) is the authorization server.
 public struct ExternalIssuer: Sendable, Equatable {
     public struct Introspection: Sendable, Equatable {
+        /// How this server authenticates to the introspection endpoint (RFC 6749 §2.3.1).
+        public enum ClientAuthentication: String, Sendable, Equatable {
+            /// HTTP Basic with the form-encoded client id and secret.
+            case basic = "client_secret_basic"
+            /// The client id and secret as form fields of the request body.
+            case post = "client_secret_post"
+        }
+
         public var url: String
         public var clientID: String
         public var clientSecret: String
+        public var authentication: ClientAuthentication
 
-        public init(url: String, clientID: String, clientSecret: String) {
+        public init(url: String, clientID: String, clientSecret: String, authentication: ClientAuthentication = .basic) {
             self.url = url
             self.clientID = clientID
             self.clientSecret = clientSecret
+            self.authentication = authentication
         }
     }
 
@@ -29,15 +39,24 @@ public struct ExternalIssuer: Sendable, Equatable {
     public var introspection: Introspection?
     /// The `aud` tokens must carry; nil means this server's resource URL.
     public var audience: String?
-    /// The claim holding the owner of the caller's rows.
+    /// The claim holding the owner of the caller's rows: a name, or a dotted path into nested
+    /// claims (`user.id`).
     public var ownerClaim: String
+    /// Clients whose tokens are accepted without an audience, for issuers that cannot bind one
+    /// (django-oauth-toolkit has no resource indicators). Any other unbound token is refused:
+    /// it may have been granted to another application of the same issuer.
+    public var allowedClients: Set<String>
 
-    public init(issuer: String, jwksURL: String? = nil, introspection: Introspection? = nil, audience: String? = nil, ownerClaim: String = "sub") {
+    public init(
+        issuer: String, jwksURL: String? = nil, introspection: Introspection? = nil, audience: String? = nil, ownerClaim: String = "sub",
+        allowedClients: Set<String> = []
+    ) {
         self.issuer = issuer
         self.jwksURL = jwksURL
         self.introspection = introspection
         self.audience = audience
         self.ownerClaim = ownerClaim
+        self.allowedClients = allowedClients
     }
 }
 
@@ -109,23 +128,31 @@ public final class ExternalTokenVerifier: BearerVerifier {
         guard let exp = Self.number(claims["exp"]) else { return .invalid("the token has no exp claim") }
         guard exp >= now - Self.leeway else { return .invalid("token expired") }
         if let nbf = Self.number(claims["nbf"]), nbf > now + Self.leeway { return .invalid("token not valid yet") }
-        let audiences: [String] =
-            switch claims["aud"] {
-            case .string(let one): [one]
-            case .array(let many): many.compactMap { if case .string(let value) = $0 { value } else { nil } }
-            default: []
+        var client = ""
+        if case .string(let azp)? = claims["azp"] ?? claims["client_id"] { client = azp }
+        // RFC 9068 and RFC 7662 put the audience in `aud`; some issuers name the RFC 8707 resource.
+        let audiences = Self.strings(claims["aud"]) + Self.strings(claims["resource"])
+        let expected = issuer.audience ?? resource
+        if audiences.isEmpty {
+            guard issuer.allowedClients.contains(client) else {
+                return .invalid(
+                    "the token is bound to no audience and its client '\(client)' is not in auth.allowed_clients "
+                        + "(a token the user granted to another application of \(issuer.issuer))")
             }
-        let audienceOK =
-            if let expected = issuer.audience { audiences.contains(expected) } else {
-                audiences.contains { ResourceIdentifier.matches($0, canonical: resource, acceptingOrigin: false) }
-            }
-        // An introspection answer may omit aud when the issuer binds the audience itself; JWTs may
-        // not, and neither may an answer when an audience is configured to be checked.
-        guard audienceOK || (audiences.isEmpty && issuer.introspection != nil && issuer.audience == nil) else {
-            return .invalid("audience \(audiences) does not include \(issuer.audience ?? resource)")
+        } else if !audiences.contains(where: { ResourceIdentifier.matches($0, canonical: expected) }) {
+            return .invalid("the token's audience \(audiences) is not \(expected)")
         }
-        guard case .string(let owner)? = claims[issuer.ownerClaim], !owner.isEmpty else {
-            return .invalid("the token has no \(issuer.ownerClaim) claim to take the owner from")
+        let owner: String
+        switch Self.claim(at: issuer.ownerClaim, in: claims) {
+        case .string(let text)? where !text.isEmpty: owner = text
+        case .int(let number)?: owner = String(number)
+        case .double(let number)? where number.rounded() == number && abs(number) < 1e15: owner = String(Int64(number))
+        case let value?:
+            return .invalid("the token's \(issuer.ownerClaim) claim is \(Self.kind(of: value)), not a string or an integer to take the owner from")
+        case nil:
+            return .invalid(
+                "the token has no \(issuer.ownerClaim) claim to take the owner from (set auth.owner_claim); "
+                    + "its claims are: \(claims.keys.sorted().joined(separator: ", "))")
         }
         let scopes: [String] =
             switch claims["scope"] ?? claims["scp"] {
@@ -133,10 +160,40 @@ public final class ExternalTokenVerifier: BearerVerifier {
             case .array(let values): values.compactMap { if case .string(let value) = $0 { value } else { nil } }
             default: []
             }
-        var client = ""
-        if case .string(let azp)? = claims["azp"] ?? claims["client_id"] { client = azp }
         return .valid(
             AccessRecord(grantID: "", owner: owner, clientID: client, scopes: scopes, resource: "", expiresAt: exp, active: true))
+    }
+
+    /// The claim named `path` itself, or else the value at that dotted path through nested
+    /// objects (`user.id`); a claim named like a URL (`https://example.com/uid`) is found whole.
+    static func claim(at path: String, in claims: [String: JSONValue]) -> JSONValue? {
+        if let whole = claims[path] { return whole }
+        let parts = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count > 1, var value = claims[parts[0]] else { return nil }
+        for part in parts.dropFirst() {
+            guard case .object(let object) = value, let next = object[part] else { return nil }
+            value = next
+        }
+        return value
+    }
+
+    private static func strings(_ value: JSONValue?) -> [String] {
+        switch value {
+        case .string(let one): [one]
+        case .array(let many): many.compactMap { if case .string(let value) = $0 { value } else { nil } }
+        default: []
+        }
+    }
+
+    private static func kind(of value: JSONValue) -> String {
+        switch value {
+        case .object: "an object"
+        case .array: "an array"
+        case .bool: "a boolean"
+        case .null: "null"
+        case .double: "a fractional number"
+        default: "empty"
+        }
     }
 
     private static func number(_ value: JSONValue?) -> Int64? {
@@ -201,14 +258,17 @@ public final class ExternalTokenVerifier: BearerVerifier {
 
     private func introspect(_ token: String) async throws -> [String: JSONValue] {
         guard let introspection = issuer.introspection else { return [:] }
-        let credentials = Data("\(introspection.clientID):\(introspection.clientSecret)".utf8).base64EncodedString()
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        let body = "token=\(token.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")&token_type_hint=access_token"
-        let reply = try await http.fetch(
-            introspection.url, method: .POST,
-            headers: ["Content-Type": "application/x-www-form-urlencoded", "Authorization": "Basic \(credentials)", "Accept": "application/json"],
-            body: Array(body.utf8))
+        var form = [("token", token), ("token_type_hint", "access_token")]
+        var headers: HTTPHeaders = ["Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"]
+        switch introspection.authentication {
+        case .basic:
+            // RFC 6749 §2.3.1: both parts form-encoded before Base64, so a secret with '+', '%' or ':' survives.
+            let credentials = FormFields.encode(introspection.clientID) + ":" + FormFields.encode(introspection.clientSecret)
+            headers.add(name: "Authorization", value: "Basic \(Data(credentials.utf8).base64EncodedString())")
+        case .post:
+            form += [("client_id", introspection.clientID), ("client_secret", introspection.clientSecret)]
+        }
+        let reply = try await http.fetch(introspection.url, method: .POST, headers: headers, body: Array(FormFields.encode(form).utf8))
         guard reply.status == 200, let answer = try? JSONValue(parsing: reply.body), case .object(let fields) = answer else {
             throw FetchError("the introspection endpoint \(introspection.url) answered HTTP \(reply.status)")
         }
@@ -239,7 +299,7 @@ private struct AllClaims: JWTPayload {
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 }
 
-/// A claim as JSON: strings, numbers, booleans and arrays of them; objects are kept as null.
+/// A claim as JSON: strings, numbers, booleans, and arrays and objects of them.
 private struct ClaimValue: Decodable {
     var json: JSONValue
 
@@ -255,6 +315,8 @@ private struct ClaimValue: Decodable {
             json = .bool(bool)
         } else if let array = try? container.decode([ClaimValue].self) {
             json = .array(array.map(\.json))
+        } else if let object = try? container.decode([String: ClaimValue].self) {
+            json = .object(JSONObject(object.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) }))
         } else {
             json = .null
         }

@@ -1,13 +1,14 @@
 import Foundation
 
 /// `application/x-www-form-urlencoded` fields (token requests, the login and consent forms, the
-/// authorization request's query). OAuth forbids repeating a parameter, so a repeat is an error.
-enum FormFields {
-    struct Repeated: Error {
-        let name: String
+/// authorization request's query, introspection requests). OAuth forbids repeating a parameter,
+/// so a repeat is an error.
+package enum FormFields {
+    package struct Repeated: Error {
+        package let name: String
     }
 
-    static func parse(_ text: String) throws(Repeated) -> [String: String] {
+    package static func parse(_ text: String) throws(Repeated) -> [String: String] {
         var fields: [String: String] = [:]
         for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -24,9 +25,16 @@ enum FormFields {
         return spaced.removingPercentEncoding ?? spaced
     }
 
-    static func encode(_ value: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+    /// Percent-encodes everything but ASCII letters, digits and `-._~` (a space as `%20`, which
+    /// every form decoder reads as a space).
+    package static func encode(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? value
     }
+
+    package static func encode(_ fields: [(String, String)]) -> String {
+        fields.map { encode($0.0) + "=" + encode($0.1) }.joined(separator: "&")
+    }
+
+    // Not CharacterSet.alphanumerics: that holds every Unicode letter, which would pass unencoded.
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 }

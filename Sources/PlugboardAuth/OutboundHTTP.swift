@@ -98,8 +98,16 @@ public struct OutboundHTTP: Sendable {
                     return nil
                 }
                 defer { group.cancelAll() }
-                guard let first = try await group.next(), let reply = first else { throw FetchError("\(url) did not answer within the time limit") }
-                return reply
+                if let first = try await group.next(), let reply = first { return reply }
+                // Out of time. AsyncHTTPClient keeps retrying a failed connection until then;
+                // cancelled, it reports why it never got one (a refused connection, say).
+                group.cancelAll()
+                do {
+                    if let reply = try await group.next() ?? nil { return reply }
+                } catch {
+                    if let reason = Self.connectionFailure(error) { throw FetchError("cannot connect to \(url): \(reason)") }
+                }
+                throw FetchError("\(url) did not answer within the time limit")
             }
             try await client.shutdown()
             return reply
@@ -107,8 +115,18 @@ public struct OutboundHTTP: Sendable {
             try? await client.shutdown()
             if error is NIOTooManyBytesError { throw FetchError("\(url) answered more than \(maxBytes) bytes", lasting: true) }
             if error is FetchError { throw error }
+            if let reason = Self.connectionFailure(error) { throw FetchError("cannot connect to \(url): \(reason)") }
             throw FetchError("cannot fetch \(url): \(error)")
         }
+    }
+
+    /// Why a connection could not be made, worded for a person, or nil if `error` is not that.
+    private static func connectionFailure(_ error: any Error) -> String? {
+        let causes: [any Error] =
+            if let failure = error as? NIOConnectionError { failure.connectionErrors.map(\.error) } else if error is IOError { [error] } else { [] }
+        guard !causes.isEmpty else { return nil }
+        if causes.contains(where: { ($0 as? IOError)?.errnoCode == ECONNREFUSED }) { return "connection refused (is the server running?)" }
+        return causes.map { "\($0)" }.joined(separator: "; ")
     }
 
     /// Every address `host` resolves to (getaddrinfo, off the event loops).

@@ -180,3 +180,53 @@ struct Token: AsyncParsableCommand {
         }
     }
 }
+
+struct AuthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "auth", abstract: "Check how the server decides on access tokens.", subcommands: [Test.self])
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify a token as /mcp would (with the configured issuer, live) and say what the server decides and why.")
+        @OptionGroup var options: ConfigOption
+        @Option(help: "The access token to check.") var token: String
+        @Option(help: "The MCP URL the token is presented to (default: server.public_url + /mcp, else the listen address).")
+        var resource: String?
+
+        func run() async throws {
+            let configuration = try options.load()
+            let logger = bootstrapLogging(level: .error)
+            let verifier: any BearerVerifier
+            switch configuration.auth.mode {
+            case .none:
+                throw ValidationError("auth.mode is 'none': every call runs as \(configuration.auth.localOwner) and no token is checked")
+            case .external:
+                guard let issuer = configuration.auth.external else { throw ValidationError("auth mode 'external' needs auth.issuer") }
+                verifier = ExternalTokenVerifier(issuer: issuer, cacheSeconds: 0, logger: logger)
+            case .oauth:
+                let store = try PlugboardApp.store(at: configuration.database, logger: logger)
+                verifier = TokenVerifier(store: store.auth, cacheSeconds: 0)
+            }
+            let server = configuration.server
+            let resource = resource ?? ((server.publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? "http://\(server.host):\(server.port)") + "/mcp")
+            let outcome: BearerOutcome
+            do {
+                outcome = try await verifier.verify(token, resource: resource)
+            } catch {
+                print("cannot decide (503): \(error)")
+                throw ExitCode(2)
+            }
+            switch outcome {
+            case .invalid(let reason):
+                print("refused (401 invalid_token) for \(resource): \(reason)")
+                throw ExitCode(1)
+            case .valid(let record) where configuration.auth.requireScope && ScopePolicy.lacksBase(record):
+                print("refused (403 insufficient_scope) for \(resource): the token lacks the \(ScopePolicy.base) scope (auth.require_scope)")
+                throw ExitCode(1)
+            case .valid(let record):
+                let scopes = record.unrestricted ? "every scope" : record.scopes.joined(separator: " ")
+                print("accepted for \(resource): owner '\(record.owner)', client '\(record.clientID)', scopes: \(scopes)")
+            }
+        }
+    }
+}

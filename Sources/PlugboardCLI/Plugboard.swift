@@ -19,7 +19,7 @@ struct Plugboard: AsyncParsableCommand {
         abstract: "A plugin-host MCP server.",
         version: PlugboardVersion.current,
         subcommands: [
-            Serve.self, Stdio.self, Check.self, Reload.self, Status.self, Migrate.self, Audit.self, User.self, Client.self, Token.self,
+            Serve.self, Stdio.self, Check.self, Reload.self, Status.self, Migrate.self, Audit.self, User.self, Client.self, Token.self, AuthCommand.self,
             PluginWorkerCommand.self,
         ],
         defaultSubcommand: Serve.self

@@ -172,7 +172,7 @@ public struct PlugboardApp: Sendable {
         }
         let gate = ResourceGate(
             verifier: verifier, authorizationServer: authorizationServer, origin: origin, serverName: configuration.server.name, scopes: scopes,
-            catalog: { [plugins] in plugins.currentGeneration?.catalog }, logger: logger)
+            catalog: { [plugins] in plugins.currentGeneration?.catalog }, requiresBaseScope: auth.requireScope, logger: logger)
         gate.addRoutes(to: router)
         return .bearer(gate)
     }

@@ -76,8 +76,12 @@ struct OutboundSafetyTests {
         #expect(refused { $0["iss"] = "https://evil.test" })
         #expect(refused { $0["iss"] = nil })
         #expect(refused { $0["aud"] = "https://other.example.com/mcp" })
-        #expect(refused { $0["aud"] = nil })
-        #expect(refused { $0["aud"] = "https://mcp.example.com" }, "the bare origin may name another service on the host")
+        #expect(refused { $0["aud"] = nil }, "unbound, and its client is not in allowed_clients")
+        #expect(refused { $0["aud"] = "https://mcp.example.com/other" })
+        #expect(refused { $0["aud"] = "https://mcp.example.com.evil.test/mcp" })
+        #expect(!refused { $0["aud"] = "https://mcp.example.com" }, "the bare origin, as claude.ai asks for it")
+        #expect(!refused { $0["aud"] = "https://MCP.example.com:443/" }, "compared as URLs")
+        #expect(!refused { $0["aud"] = nil; $0["resource"] = "https://mcp.example.com/mcp" }, "an RFC 8707 resource claim binds too")
         #expect(refused { $0["exp"] = .int(now - 120) })
         #expect(refused { $0["exp"] = nil })
         #expect(refused { $0["nbf"] = .int(now + 120) })
@@ -107,20 +111,65 @@ struct OutboundSafetyTests {
         #expect(throttle.begin(user: "alice", peer: "203.0.113.1"), "a success hands its attempt back")
     }
 
-    @Test("introspection answers without aud pass only when no audience is configured; absurd numbers do not trap")
-    func introspectionAudience() {
+    @Test("a token bound to no audience passes only for a client in allowed_clients (no confused deputy); absurd numbers do not trap")
+    func unboundTokens() {
         let now = Int64(Date().timeIntervalSince1970)
-        let claims: [String: PlugboardJSON.JSONValue] = ["sub": "alice", "exp": .int(now + 60), "active": true]
+        // What django-oauth-toolkit's introspection answers: no aud, no sub.
+        let claims: [String: PlugboardJSON.JSONValue] = [
+            "active": true, "exp": .int(now + 60), "client_id": "claude", "username": "alice", "scope": "mcp projects:read",
+        ]
         let introspection = ExternalIssuer.Introspection(url: "http://unused", clientID: "rs", clientSecret: "s")
-        let open = ExternalTokenVerifier(issuer: ExternalIssuer(issuer: "https://idp.test", introspection: introspection), cacheSeconds: 0, logger: TestSupport.logger)
-        let strict = ExternalTokenVerifier(
-            issuer: ExternalIssuer(issuer: "https://idp.test", introspection: introspection, audience: "api://plugboard"), cacheSeconds: 0,
-            logger: TestSupport.logger)
-        if case .invalid(let reason) = open.check(claims, resource: "https://mcp.example.com/mcp") { Issue.record("refused: \(reason)") }
-        if case .valid = strict.check(claims, resource: "https://mcp.example.com/mcp") { Issue.record("an aud-less answer passed a configured audience") }
+        func verifier(allowing clients: Set<String>, audience: String? = nil) -> ExternalTokenVerifier {
+            ExternalTokenVerifier(
+                issuer: ExternalIssuer(issuer: "https://idp.test", introspection: introspection, audience: audience, ownerClaim: "username", allowedClients: clients),
+                cacheSeconds: 0, logger: TestSupport.logger)
+        }
+        let resource = "https://mcp.example.com/mcp"
+        guard case .invalid(let reason) = verifier(allowing: []).check(claims, resource: resource) else {
+            Issue.record("a token granted to any client of the issuer was accepted")
+            return
+        }
+        #expect(reason.contains("'claude' is not in auth.allowed_clients"), "\(reason)")
+        if case .invalid(let reason) = verifier(allowing: ["claude"]).check(claims, resource: resource) { Issue.record("refused: \(reason)") }
+        if case .valid = verifier(allowing: ["mobile-app"]).check(claims, resource: resource) { Issue.record("another client's token passed") }
+        if case .valid = verifier(allowing: ["claude"], audience: "api://plugboard").check(claims.merging(["aud": "api://other"]) { $1 }, resource: resource) {
+            Issue.record("a token bound elsewhere passed because its client is allowed")
+        }
         var huge = claims
         huge["exp"] = .double(1e300)
         huge["nbf"] = .double(-1e300)
-        if case .invalid(let reason) = open.check(huge, resource: "https://mcp.example.com/mcp") { Issue.record("refused: \(reason)") }
+        if case .invalid(let reason) = verifier(allowing: ["claude"]).check(huge, resource: resource) { Issue.record("refused: \(reason)") }
+    }
+
+    @Test("the owner comes from a claim name or a dotted path; integers become their decimal string")
+    func ownerClaims() {
+        let now = Int64(Date().timeIntervalSince1970)
+        let base: [String: PlugboardJSON.JSONValue] = ["iss": "https://idp.test", "aud": "https://mcp.example.com/mcp", "exp": .int(now + 60)]
+        func owner(claim: String, _ extra: [String: PlugboardJSON.JSONValue]) -> String {
+            let verifier = ExternalTokenVerifier(
+                issuer: ExternalIssuer(issuer: "https://idp.test", jwksURL: "http://unused", ownerClaim: claim), cacheSeconds: 0, logger: TestSupport.logger)
+            switch verifier.check(base.merging(extra) { $1 }, resource: "https://mcp.example.com/mcp") {
+            case .valid(let record): return record.owner
+            case .invalid(let reason): return "refused: \(reason)"
+            }
+        }
+        #expect(owner(claim: "user_id", ["user_id": .int(42)]) == "42")
+        #expect(owner(claim: "user_id", ["user_id": .double(42)]) == "42")
+        #expect(owner(claim: "user.id", ["user": .object(JSONObject([("id", .int(7)), ("name", "bob")]))]) == "7")
+        #expect(owner(claim: "https://app.example.com/uid", ["https://app.example.com/uid": "bob"]) == "bob", "a namespaced claim is found whole")
+        #expect(owner(claim: "user_id", ["user_id": .double(2.5)]).hasPrefix("refused: the token's user_id claim is a fractional number"))
+        #expect(owner(claim: "user_id", ["user_id": true]).hasPrefix("refused: the token's user_id claim is a boolean"))
+        // The refusal names the claims the issuer did send, never their values.
+        let missing = owner(claim: "sub", ["username": "secret-name"])
+        #expect(missing.contains("its claims are: aud, exp, iss, username"), "\(missing)")
+        #expect(!missing.contains("secret-name"))
+    }
+
+    @Test("form encoding for client credentials (RFC 6749 §2.3.1) leaves nothing a decoder would change")
+    func formEncoding() {
+        #expect(FormFields.encode("rs+secret%2F/=:é ") == "rs%2Bsecret%252F%2F%3D%3A%C3%A9%20")
+        #expect(FormFields.encode([("token", "a b"), ("client_id", "x&y")]) == "token=a%20b&client_id=x%26y")
+        let decoded = try? FormFields.parse(FormFields.encode([("secret", "rs+secret%2F/=:é ")]))
+        #expect(decoded == ["secret": "rs+secret%2F/=:é "])
     }
 }

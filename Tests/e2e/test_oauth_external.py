@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from support import MODERN, PlugboardServer, rpc
+from support import MODERN, PlugboardServer, free_port, rpc
 from test_oauth import (
     DATA_PLUGINS,
     DEMO,
@@ -246,7 +246,10 @@ def external(main_jwks, tmp_path_factory, artifacts_dir) -> Iterator[PlugboardSe
 @pytest.fixture(scope="module")
 def custom(main_jwks, tmp_path_factory, artifacts_dir) -> Iterator[PlugboardServer]:
     server = _start(
-        "custom", tmp_path_factory, artifacts_dir, {"jwks_url": main_jwks, "audience": "api://plugboard", "owner_claim": "preferred_username"}
+        "custom",
+        tmp_path_factory,
+        artifacts_dir,
+        {"jwks_url": main_jwks, "audience": "api://plugboard", "owner_claim": "preferred_username", "allowed_clients": ["trusted-app"]},
     )
     yield server
     server.stop()
@@ -387,10 +390,31 @@ def test_owner_is_the_sub_claim(external, keys):
 
 
 def test_audience_forms_accepted(external, keys):
+    """The /mcp URL in every form clients ask issuers for, compared as URLs: with a trailing slash,
+    the bare origin (claude.ai), other case, among other audiences."""
     server = external
-    for audience in (server.url + "/", [server.url], ["https://other.example.com/mcp", server.url]):
+    scheme, authority = server.base_url.split("://")
+    for audience in (
+        server.url + "/",
+        server.base_url,
+        server.base_url + "/",
+        f"{scheme.upper()}://{authority.upper()}/mcp",
+        [server.url],
+        ["https://other.example.com/mcp", server.url],
+    ):
         token = mint(keys["main"], claims_for(server, "bob", aud=audience))
         assert_rows_of(raw_projects(server, token), "bob")
+
+
+def test_a_token_without_the_mcp_scope_is_refused(external, keys):
+    """auth.require_scope (on in external mode): a token the issuer granted for something else is
+    403 insufficient_scope naming `mcp`, on every request, not only on tools that declare scopes."""
+    token = mint(keys["main"], claims_for(external, "alice", scope="projects:read"))
+    for message in (rpc("tools/list", {}, id=1), rpc("tools/call", {"name": "list_projects", "arguments": {}}, id=2)):
+        response = mcp_post(external, token, message)
+        assert response.status_code == 403, f"{response.status_code} {response.text[:300]}"
+        params = challenge(response)
+        assert params.get("error") == "insufficient_scope" and params.get("scope") == "mcp", params
 
 
 # -- tokens that must be refused -----------------------------------------------------------------
@@ -476,6 +500,20 @@ def test_configured_audience_and_owner_claim(custom, keys):
     assert_invalid_token(server, mint(main, claims_for(server, sub="alice", aud="api://plugboard")))
 
 
+def test_unbound_tokens_only_from_allowed_clients(custom, keys):
+    """No confused deputy: a token bound to no audience (an issuer without resource indicators)
+    passes only if its client is in auth.allowed_clients; one the user granted to any other
+    application of the issuer is refused."""
+    server = custom
+    main = keys["main"]
+    trusted = mint(main, claims_for(server, aud=None, preferred_username="bob", client_id="trusted-app"))
+    assert_rows_of(raw_projects(server, trusted), "bob")
+    for client in ({"client_id": "mobile-app"}, {"azp": "mobile-app"}, {}):
+        assert_invalid_token(server, mint(main, claims_for(server, aud=None, preferred_username="bob") | client))
+    # Bound elsewhere: refused even for an allowed client.
+    assert_invalid_token(server, mint(main, claims_for(server, aud="api://other", preferred_username="bob", client_id="trusted-app")))
+
+
 def test_a_verified_token_is_cached_for_its_resource_only(external, keys):
     """Without server.public_url, on loopback, the audience follows the Host the client used: a
     token verified for one resource URL, then presented under another Host within the cache
@@ -535,6 +573,49 @@ def test_a_trickling_jwks_is_given_up_on_in_time(issuer, keys, tmp_path_factory,
         assert time.monotonic() - started < 8, time.monotonic() - started
     finally:
         server.stop()
+
+
+def test_a_closed_issuer_port_is_reported_as_refused(tmp_path_factory, artifacts_dir):
+    """Nothing listens where the introspection endpoint should be: 503 for the client, and the log
+    says the connection was refused, not that the issuer was slow."""
+    closed = free_port()
+    server = _start(
+        "closed",
+        tmp_path_factory,
+        artifacts_dir,
+        {"introspection_url": f"http://127.0.0.1:{closed}/introspect", "introspection_client_id": "rs", "introspection_client_secret": "s"},
+    )
+    try:
+        mark = server.log_mark()
+        assert mcp_post(server, "opaque-alice", rpc("tools/list", {}, id=1)).status_code == 503
+        line = server.wait_for_log(r"cannot verify tokens of", since=mark)
+        assert "connection refused" in line and "time limit" not in line, line
+    finally:
+        server.stop()
+
+
+# -- plugboard auth test ---------------------------------------------------------------------------------
+
+
+def test_auth_test_command_says_what_the_server_decides(custom, keys):
+    """`plugboard auth test --token T` verifies with the live issuer as /mcp would, and says why."""
+    server = custom
+    main = keys["main"]
+    accepted = server.cli("auth", "test", "--token", mint(main, claims_for(server, aud="api://plugboard", preferred_username="bob")))
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "accepted" in accepted.stdout and "owner 'bob'" in accepted.stdout, accepted.stdout
+
+    foreign = server.cli("auth", "test", "--token", mint(main, claims_for(server, aud=None, preferred_username="bob", client_id="mobile-app")))
+    assert foreign.returncode == 1, foreign.stdout + foreign.stderr
+    assert "401 invalid_token" in foreign.stdout and "'mobile-app' is not in auth.allowed_clients" in foreign.stdout, foreign.stdout
+
+    no_owner = server.cli("auth", "test", "--token", mint(main, claims_for(server, aud="api://plugboard", email="bob@example.com")))
+    assert no_owner.returncode == 1, no_owner.stdout
+    assert "no preferred_username claim" in no_owner.stdout and "email" in no_owner.stdout, no_owner.stdout
+    assert "bob@example.com" not in no_owner.stdout, "claim values must not be shown"
+
+    unscoped = server.cli("auth", "test", "--token", mint(main, claims_for(server, aud="api://plugboard", preferred_username="bob", scope="projects:read")))
+    assert unscoped.returncode == 1 and "403 insufficient_scope" in unscoped.stdout, unscoped.stdout
 
 
 # -- introspection -------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ public enum ConfigurationLoader {
             try sections["auth"]?.mapping(allowed: [
                 "mode", "local_owner", "access_token_ttl_s", "refresh_token_ttl_s", "code_ttl_s", "trusted_proxies", "token_cache_s", "test_auto_consent",
                 "test_allow_http_client_metadata", "issuer", "jwks_url", "audience", "owner_claim", "introspection_url", "introspection_client_id",
-                "introspection_client_secret",
+                "introspection_client_secret", "introspection_auth", "allowed_clients", "require_scope",
             ]) ?? [:]
         let modeName = try authKeys["mode"]?.string() ?? "none"
         guard let mode = ServerConfiguration.Auth.Mode(rawValue: modeName) else {
@@ -110,11 +110,20 @@ public enum ConfigurationLoader {
                     throw (authKeys["introspection_url"] ?? root).error(
                         "auth.introspection_url needs auth.introspection_client_id and auth.introspection_client_secret")
                 }
-                introspection = .init(url: url, clientID: clientID, clientSecret: secret)
+                let method = try authKeys["introspection_auth"]?.string() ?? ExternalIssuer.Introspection.ClientAuthentication.basic.rawValue
+                guard let authentication = ExternalIssuer.Introspection.ClientAuthentication(rawValue: method) else {
+                    throw (authKeys["introspection_auth"] ?? root).error(
+                        "unknown auth.introspection_auth '\(method)': use 'client_secret_basic' (the default) or 'client_secret_post'")
+                }
+                introspection = .init(url: url, clientID: clientID, clientSecret: secret, authentication: authentication)
             }
+            let ownerClaim = try authKeys["owner_claim"]?.string() ?? "sub"
+            guard !ownerClaim.isEmpty else { throw (authKeys["owner_claim"] ?? root).error("auth.owner_claim names the claim holding the owner") }
             external = ExternalIssuer(
                 issuer: issuer, jwksURL: try authKeys["jwks_url"]?.string(), introspection: introspection, audience: try authKeys["audience"]?.string(),
-                ownerClaim: try authKeys["owner_claim"]?.string() ?? "sub")
+                ownerClaim: ownerClaim, allowedClients: Set(try authKeys["allowed_clients"]?.strings() ?? []))
+        } else if let key = ["allowed_clients", "owner_claim", "introspection_auth"].first(where: { authKeys[$0] != nil }), let node = authKeys[key] {
+            throw node.error("auth.\(key) applies to auth mode 'external' only")
         }
         let auth = ServerConfiguration.Auth(
             mode: mode, localOwner: try authKeys["local_owner"]?.string() ?? "local",
@@ -126,6 +135,7 @@ public enum ConfigurationLoader {
             trustedProxies: try authKeys["trusted_proxies"].map(Self.addressRanges) ?? [],
             tokenCacheSeconds: try authKeys["token_cache_s"]?.integer(in: 0...300) ?? 30,
             external: external,
+            requireScope: try authKeys["require_scope"]?.bool() ?? (mode == .external),
             allowLocalClientMetadata: try authKeys["test_allow_http_client_metadata"]?.bool() ?? false)
 
         var overlays: [String: ToolOverlay] = [:]

@@ -62,6 +62,9 @@ public struct ServerConfiguration: Sendable {
         public var tokenCacheSeconds: Int
         /// The issuer trusted in `external` mode.
         public var external: ExternalIssuer?
+        /// Every token must carry the `mcp` scope (on by default in `external` mode, where the
+        /// issuer also grants tokens for other purposes).
+        public var requireScope: Bool
         /// Test only: client metadata documents may be plain http on loopback addresses.
         public var allowLocalClientMetadata: Bool
     }
@@ -82,7 +85,7 @@ public struct ServerConfiguration: Sendable {
         check("server.list_ttl_ms") { $0.server.listTTLMilliseconds }
         check("server.name") { $0.server.name }
         check("server.instructions") { $0.server.instructions }
-        check("auth") { "\($0.auth.mode.rawValue) \($0.auth.localOwner) \($0.auth.trustedProxies) \($0.auth.tokenCacheSeconds)" }
+        check("auth") { "\($0.auth.mode.rawValue) \($0.auth.localOwner) \($0.auth.trustedProxies) \($0.auth.tokenCacheSeconds) \($0.auth.requireScope)" }
         check("auth tokens") { $0.auth.tokens }
         check("auth issuer") { $0.auth.external }
         check("auth.test_allow_http_client_metadata") { $0.auth.allowLocalClientMetadata }

@@ -17,6 +17,9 @@ struct ResourceGate: Sendable {
     let serverName: String
     let scopes: @Sendable () -> ScopePolicy
     let catalog: @Sendable () -> Catalog?
+    /// Tokens without the `mcp` scope are refused (403), for issuers that also grant tokens for
+    /// other purposes.
+    let requiresBaseScope: Bool
     let logger: Logger
 
     enum Outcome {
@@ -65,6 +68,15 @@ struct ResourceGate: Sendable {
             switch try await verifier.verify(token, resource: base + "/mcp") {
             case .valid(let record):
                 let scopes: Set<String>? = record.unrestricted ? nil : Set(record.scopes)
+                if requiresBaseScope, ScopePolicy.lacksBase(record) {
+                    logger.info(
+                        "bearer token refused: it lacks the \(ScopePolicy.base) scope (it has: \(record.scopes.joined(separator: " ")))",
+                        metadata: ["peer": "\(context.peer)", "client": "\(record.clientID)"])
+                    return .refused(
+                        challenge(
+                            .forbidden, base: base, error: "insufficient_scope", description: "this server needs the scope \(ScopePolicy.base)",
+                            scope: ScopePolicy.base))
+                }
                 return .caller(MCPCaller(owner: record.owner, clientID: record.clientID, scopes: scopes))
             case .invalid(let reason):
                 logger.info("bearer token refused: \(reason)", metadata: ["peer": "\(context.peer)"])
