@@ -19,6 +19,7 @@ let fixturePlugins: [(product: String, target: String, language: String)] = [
     ("fixture_nosymbol", "FixtureNoSymbol", "c"),
     ("fixture_toolchain", "FixtureToolchain", "c"),
     ("fixture_sql", "FixtureSQL", "c"),
+    ("fixture_thief", "FixtureThief", "c"),
     ("fixture_versioned_v1", "FixtureVersionedV1", "swift"),
     ("fixture_versioned_v2", "FixtureVersionedV2", "swift"),
 ]

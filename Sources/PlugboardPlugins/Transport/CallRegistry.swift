@@ -2,14 +2,24 @@ import Logging
 import PlugboardMCP
 import Synchronization
 
+/// One loaded plugin instance, as the calls it makes back to the host identify it: the callbacks
+/// of an in-process instance and the frames of a worker carry only call ids, and an id is honoured
+/// only for the instance the call was given to.
+struct PluginInstance: Sendable, Equatable {
+    let plugin: String
+    let key: UInt64
+}
+
 /// The calls in flight across all plugins, by call id.
 ///
 /// Plugins finish calls through a C callback that carries only the id, from any thread. Looking
 /// the id up here (instead of trusting a pointer) is what makes a second `complete`, a late
-/// `complete` after a timeout, or a made-up id harmless: the lookup fails and is logged.
+/// `complete` after a timeout, or a made-up id harmless: the lookup fails and is logged. Ids are
+/// random, and every lookup on a plugin's behalf checks that the call was given to that instance,
+/// so one plugin can neither guess nor use another's calls (its owner, role, tables, result).
 final class CallRegistry: Sendable {
     struct Entry {
-        let plugin: String
+        let instance: PluginInstance
         let owner: String
         let scope: QueryScope
         let meter: CallMeter?
@@ -21,28 +31,47 @@ final class CallRegistry: Sendable {
     }
 
     private let entries = Mutex<[UInt64: Entry]>([:])
-    private let nextID = Atomic<UInt64>(1)
+    private let nextInstance = Atomic<UInt64>(1)
     private let logger: Logger
 
     init(logger: Logger) {
         self.logger = logger
     }
 
+    func makeInstance(plugin: String) -> PluginInstance {
+        PluginInstance(plugin: plugin, key: nextInstance.wrappingAdd(1, ordering: .relaxed).oldValue)
+    }
+
+    /// A call id nobody can predict from the ids they have seen (0 means "no call" in the ABI).
     func makeID() -> UInt64 {
-        nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        entries.withLock { entries in
+            var id: UInt64
+            repeat { id = UInt64.random(in: 1...UInt64.max) } while entries[id] != nil
+            return id
+        }
     }
 
     func register(_ id: UInt64, _ entry: Entry) {
         entries.withLock { $0[id] = entry }
     }
 
-    /// Delivers a plugin's completion. Returns false (and logs) for ids that are not in flight.
+    /// Delivers a plugin's completion. Returns false (and logs) for ids that are not in flight
+    /// for `instance`.
     @discardableResult
-    func complete(_ id: UInt64, status: Int32, bytes: [UInt8], from plugin: String) -> Bool {
-        guard let entry = entries.withLock({ $0.removeValue(forKey: id) }) else {
-            logger.warning(
-                "plugin completed a call that is not in flight (completed twice, or after its timeout or cancellation); ignored",
-                metadata: ["plugin": "\(plugin)", "call": "\(id)"])
+    func complete(_ id: UInt64, status: Int32, bytes: [UInt8], from instance: PluginInstance) -> Bool {
+        let (entry, foreign) = entries.withLock { entries -> (Entry?, PluginInstance?) in
+            guard let entry = entries[id] else { return (nil, nil) }
+            guard entry.instance == instance else { return (nil, entry.instance) }
+            return (entries.removeValue(forKey: id), nil)
+        }
+        guard let entry else {
+            if let foreign {
+                refuse("completed", id, of: foreign, by: instance)
+            } else {
+                logger.warning(
+                    "plugin completed a call that is not in flight (completed twice, or after its timeout or cancellation); ignored",
+                    metadata: ["plugin": "\(instance.plugin)", "call": "\(id)"])
+            }
             return false
         }
         entry.continuation.resume(returning: .completed(status: status, bytes: bytes))
@@ -61,28 +90,47 @@ final class CallRegistry: Sendable {
         entry.cancelPlugin()
     }
 
-    func owner(of id: UInt64) -> String? {
-        entries.withLock { $0[id]?.owner }
+    /// Who a call of `instance` runs for; nil once it has ended or if it is not that instance's.
+    func owner(of id: UInt64, for instance: PluginInstance) -> String? {
+        entry(id, for: instance, doing: "asked for the owner of")?.owner
     }
 
-    /// Who a call runs for and what its queries may do; nil once the call has ended.
-    func queryContext(of id: UInt64) -> (owner: String, scope: QueryScope, meter: CallMeter?)? {
-        entries.withLock { entries in entries[id].map { ($0.owner, $0.scope, $0.meter) } }
+    /// Who a call of `instance` runs for and what its queries may do; nil once the call has ended
+    /// or if it is not that instance's.
+    func queryContext(of id: UInt64, for instance: PluginInstance) -> (owner: String, scope: QueryScope, meter: CallMeter?)? {
+        entry(id, for: instance, doing: "queried for").map { ($0.owner, $0.scope, $0.meter) }
     }
 
-    func isInFlight(_ id: UInt64) -> Bool {
-        entries.withLock { $0[id] != nil }
+    func isInFlight(_ id: UInt64, for instance: PluginInstance) -> Bool {
+        entries.withLock { $0[id]?.instance == instance }
     }
 
-    /// Forwards a progress report if the client asked for progress and it moves forward.
-    func progress(_ id: UInt64, _ update: ProgressUpdate) {
-        let sink = entries.withLock { entries -> ProgressSink? in
-            guard var entry = entries[id], let sink = entry.progress, update.progress > entry.lastProgress else { return nil }
+    /// Forwards a progress report of `instance`'s call if the client asked for progress and it
+    /// moves forward.
+    func progress(_ id: UInt64, _ update: ProgressUpdate, from instance: PluginInstance) {
+        let (sink, foreign) = entries.withLock { entries -> (ProgressSink?, PluginInstance?) in
+            guard var entry = entries[id] else { return (nil, nil) }
+            guard entry.instance == instance else { return (nil, entry.instance) }
+            guard let sink = entry.progress, update.progress > entry.lastProgress else { return (nil, nil) }
             entry.lastProgress = update.progress
             entries[id] = entry
-            return sink
+            return (sink, nil)
         }
+        if let foreign { refuse("reported progress on", id, of: foreign, by: instance) }
         sink?(update)
+    }
+
+    private func entry(_ id: UInt64, for instance: PluginInstance, doing action: String) -> Entry? {
+        let entry = entries.withLock { $0[id] }
+        guard let entry, entry.instance != instance else { return entry }
+        refuse(action, id, of: entry.instance, by: instance)
+        return nil
+    }
+
+    private func refuse(_ action: String, _ id: UInt64, of owner: PluginInstance, by caller: PluginInstance) {
+        logger.error(
+            "plugin \(action) a call it was not given (it belongs to plugin '\(owner.plugin)'); refused",
+            metadata: ["plugin": "\(caller.plugin)", "call": "\(id)"])
     }
 
     /// Ends every call whose deadline has passed.
@@ -92,7 +140,7 @@ final class CallRegistry: Sendable {
             return ids.compactMap { entries.removeValue(forKey: $0) }
         }
         for entry in expired {
-            logger.warning("plugin call timed out", metadata: ["plugin": "\(entry.plugin)"])
+            logger.warning("plugin call timed out", metadata: ["plugin": "\(entry.instance.plugin)"])
             entry.continuation.resume(returning: .timedOut)
             entry.cancelPlugin()
         }

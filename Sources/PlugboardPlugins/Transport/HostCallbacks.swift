@@ -5,13 +5,13 @@ import PlugboardMCP
 /// What the host's C callbacks need to know about the plugin instance they serve. Passed to the
 /// plugin as `host_ctx` and kept alive until the instance is destroyed.
 final class HostContext: Sendable {
-    let plugin: String
+    let instance: PluginInstance
     let registry: CallRegistry
     let data: any DataService
     let logger: Logger
 
-    init(plugin: String, registry: CallRegistry, data: any DataService, logger: Logger) {
-        self.plugin = plugin
+    init(instance: PluginInstance, registry: CallRegistry, data: any DataService, logger: Logger) {
+        self.instance = instance
         self.registry = registry
         self.data = data
         self.logger = logger
@@ -23,7 +23,8 @@ final class HostContext: Sendable {
 }
 
 /// The host side of `pb_host_api`. Every callback may arrive on any thread and only looks at
-/// the call id, so a plugin that misuses one cannot corrupt the host.
+/// the call id, and only at calls given to the instance calling back, so a plugin that misuses one
+/// cannot corrupt the host or act on another plugin's calls.
 enum HostCallbacks {
     static func table(for context: UnsafeMutableRawPointer) -> pb_host_api {
         pb_host_api(
@@ -57,7 +58,7 @@ enum HostCallbacks {
             case PB_LOG_ERROR: .error
             default: .info
             }
-        var metadata: Logger.Metadata = ["plugin": "\(context.plugin)"]
+        var metadata: Logger.Metadata = ["plugin": "\(context.instance.plugin)"]
         if call != 0 { metadata["call"] = "\(call)" }
         context.logger.log(level: logLevel, "\(text(message, length))", metadata: metadata)
     }
@@ -67,17 +68,18 @@ enum HostCallbacks {
         guard let context = HostContext.from(raw), value.isFinite else { return }
         context.registry.progress(
             call,
-            ProgressUpdate(progress: value, total: total >= 0 && total.isFinite ? total : nil, message: message == nil ? nil : text(message, length)))
+            ProgressUpdate(progress: value, total: total >= 0 && total.isFinite ? total : nil, message: message == nil ? nil : text(message, length)),
+            from: context.instance)
     }
 
     static let isCancelled: @convention(c) (UnsafeMutableRawPointer?, UInt64) -> Int32 = { raw, call in
         guard let context = HostContext.from(raw) else { return 1 }
-        return context.registry.isInFlight(call) ? 0 : 1
+        return context.registry.isInFlight(call, for: context.instance) ? 0 : 1
     }
 
     static let owner: @convention(c) (UnsafeMutableRawPointer?, UInt64, UnsafeMutablePointer<CChar>?, Int) -> Int = {
         raw, call, buffer, capacity in
-        guard let context = HostContext.from(raw), let owner = context.registry.owner(of: call) else { return 0 }
+        guard let context = HostContext.from(raw), let owner = context.registry.owner(of: call, for: context.instance) else { return 0 }
         let bytes = Array(owner.utf8)
         guard bytes.count <= capacity, let buffer else { return bytes.count }
         for (offset, byte) in bytes.enumerated() { buffer[offset] = CChar(bitPattern: byte) }
@@ -92,7 +94,7 @@ enum HostCallbacks {
             done(doneContext, PB_INTERNAL_ERROR, nil, 0)
             return
         }
-        guard let (owner, scope, meter) = context.registry.queryContext(of: call) else {
+        guard let (owner, scope, meter) = context.registry.queryContext(of: call, for: context.instance) else {
             let message = Array("query for a call that is not in flight".utf8)
             message.withUnsafeBufferPointer { done(doneContext, PB_INVALID_ARGUMENTS, $0.baseAddress, $0.count) }
             return
@@ -110,7 +112,7 @@ enum HostCallbacks {
         raw, call, status, bytes, length in
         guard let context = HostContext.from(raw) else { return }
         let copy = bytes.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
-        context.registry.complete(call, status: status, bytes: copy, from: context.plugin)
+        context.registry.complete(call, status: status, bytes: copy, from: context.instance)
     }
 }
 

@@ -12,23 +12,23 @@ public final class InProcessPlugin: PluginTransport, @unchecked Sendable {
     private let table: UnsafeMutablePointer<pb_host_api>
     private let context: Unmanaged<HostContext>
     private let registry: CallRegistry
-    private let plugin: String
+    private let identity: PluginInstance
     private let gate = CallGate()
 
     private init(library: PluginLibrary, instance: UnsafeMutableRawPointer, table: UnsafeMutablePointer<pb_host_api>,
-                 context: Unmanaged<HostContext>, registry: CallRegistry, plugin: String) {
+                 context: Unmanaged<HostContext>, registry: CallRegistry) {
         self.library = library
         self.instance = instance
         self.table = table
         self.context = context
         self.registry = registry
-        self.plugin = plugin
+        self.identity = context.takeUnretainedValue().instance
     }
 
     /// Creates an instance of the plugin in `library`, handing it the manifest's configuration.
     static func create(library: PluginLibrary, plugin: String, config: [UInt8], registry: CallRegistry,
                        data: any DataService, logger: Logger) throws(LoadFailure) -> InProcessPlugin {
-        let context = Unmanaged.passRetained(HostContext(plugin: plugin, registry: registry, data: data, logger: logger))
+        let context = Unmanaged.passRetained(HostContext(instance: registry.makeInstance(plugin: plugin), registry: registry, data: data, logger: logger))
         let table = UnsafeMutablePointer<pb_host_api>.allocate(capacity: 1)
         table.initialize(to: HostCallbacks.table(for: context.toOpaque()))
         var instance: UnsafeMutableRawPointer?
@@ -43,11 +43,11 @@ public final class InProcessPlugin: PluginTransport, @unchecked Sendable {
             let reason = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw LoadFailure("plugin init failed (create returned \(status))" + (reason.isEmpty ? "" : ": \(reason)"))
         }
-        return InProcessPlugin(library: library, instance: instance, table: table, context: context, registry: registry, plugin: plugin)
+        return InProcessPlugin(library: library, instance: instance, table: table, context: context, registry: registry)
     }
 
     public func invoke(_ call: PluginCall) async -> PluginOutcome {
-        guard gate.enter() else { return .unavailable("plugin '\(plugin)' is being retired") }
+        guard gate.enter() else { return .unavailable("plugin '\(identity.plugin)' is being retired") }
         defer { gate.leave() }
         let id = registry.makeID()
         let descriptor = library.descriptor
@@ -57,7 +57,7 @@ public final class InProcessPlugin: PluginTransport, @unchecked Sendable {
             registry.register(
                 id,
                 CallRegistry.Entry(
-                    plugin: plugin,
+                    instance: identity,
                     owner: call.owner,
                     scope: call.scope,
                     meter: call.meter,

@@ -12,6 +12,8 @@ import Synchronization
 /// process, which really frees its memory.
 public final class WorkerPlugin: PluginTransport {
     private let plugin: String
+    /// What this worker's frames may act on: only calls given to it.
+    private let identity: PluginInstance
     private let libraryPath: String
     private let config: [UInt8]
     private let executable: String
@@ -60,6 +62,7 @@ public final class WorkerPlugin: PluginTransport {
 
     private init(plugin: String, libraryPath: String, config: [UInt8], executable: String, registry: CallRegistry, data: any DataService, logger: Logger) {
         self.plugin = plugin
+        self.identity = registry.makeInstance(plugin: plugin)
         self.libraryPath = libraryPath
         self.config = config
         self.executable = executable
@@ -111,7 +114,7 @@ public final class WorkerPlugin: PluginTransport {
             registry.register(
                 id,
                 CallRegistry.Entry(
-                    plugin: plugin, owner: call.owner, scope: call.scope, meter: call.meter, continuation: continuation, progress: call.progress,
+                    instance: identity, owner: call.owner, scope: call.scope, meter: call.meter, continuation: continuation, progress: call.progress,
                     deadline: ContinuousClock().now.advanced(by: call.timeout),
                     cancelPlugin: { [weak self] in
                         self?.state.withLock { _ = $0.inFlight.remove(id) }
@@ -263,17 +266,18 @@ public final class WorkerPlugin: PluginTransport {
         switch frame {
         case .complete(let call, let status, let bytes):
             state.withLock { _ = $0.inFlight.remove(call) }
-            registry.complete(call, status: status, bytes: bytes, from: plugin)
+            registry.complete(call, status: status, bytes: bytes, from: identity)
         case .progress(let call, let progress, let total, let message):
             guard progress.isFinite else { return }
             registry.progress(
-                call, ProgressUpdate(progress: progress, total: total >= 0 ? total : nil, message: message.map { String(decoding: $0, as: UTF8.self) }))
+                call, ProgressUpdate(progress: progress, total: total >= 0 ? total : nil, message: message.map { String(decoding: $0, as: UTF8.self) }),
+                from: identity)
         case .log(let call, let level, let message):
             let text = String(decoding: message, as: UTF8.self)
             let logLevel: Logger.Level = level >= PB_LOG_ERROR ? .error : level == PB_LOG_WARNING ? .warning : level == PB_LOG_DEBUG ? .debug : .info
             logger.log(level: logLevel, "\(text)", metadata: ["plugin": "\(plugin)", "call": "\(call)", "isolation": "process"])
         case .query(let call, let query, let request):
-            let context = registry.queryContext(of: call)
+            let context = registry.queryContext(of: call, for: identity)
             let data = self.data
             Task {
                 var reply = QueryReply.failure(PB_INVALID_ARGUMENTS, "query for a call that is not in flight")

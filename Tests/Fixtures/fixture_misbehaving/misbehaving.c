@@ -1,6 +1,7 @@
 /*
  * A deliberately misbehaving plugin for the host's tests: it hangs, completes twice, returns
- * broken JSON, leaks internal details in errors and can refuse to start. The host must stay up
+ * broken JSON, leaks internal details in errors, can refuse to start, and parks a call for
+ * fixture_thief to try to steal. The host must stay up
  * and keep serving through all of it.
  */
 #define _GNU_SOURCE
@@ -13,7 +14,7 @@
 #include <time.h>
 
 static const char *const handlers[] = {
-    "hang", "twice", "bad_json", "wrong_shape", "bad_structured", "internal", "owner", "query", "late",
+    "hang", "twice", "bad_json", "wrong_shape", "bad_structured", "internal", "owner", "query", "late", "park",
 };
 
 static const pb_host_api *g_host;
@@ -60,6 +61,11 @@ static void invoke(void *instance, pb_call_id call, const char *handler, const u
     (void)len;
     if (strcmp(handler, "hang") == 0) {
         return; /* never completes: the host's timeout must answer */
+    } else if (strcmp(handler, "park") == 0) {
+        /* Announces its call id (as a progress message) for fixture_thief, then hangs. */
+        char id[32];
+        int n = snprintf(id, sizeof id, "%llu", (unsigned long long)call);
+        g_host->progress(g_host->host_ctx, call, 1, -1, id, (size_t)n);
     } else if (strcmp(handler, "twice") == 0) {
         reply(call, PB_OK, "{\"content\":[{\"type\":\"text\",\"text\":\"first\"}]}");
         reply(call, PB_OK, "{\"content\":[{\"type\":\"text\",\"text\":\"second\"}]}");
