@@ -42,9 +42,9 @@ public struct ExternalIssuer: Sendable, Equatable {
     /// The claim holding the owner of the caller's rows: a name, or a dotted path into nested
     /// claims (`user.id`).
     public var ownerClaim: String
-    /// Clients whose tokens are accepted without an audience, for issuers that cannot bind one
-    /// (django-oauth-toolkit has no resource indicators). Any other unbound token is refused:
-    /// it may have been granted to another application of the same issuer.
+    /// Clients whose tokens are accepted without an audience: issuers bind one only when the
+    /// client asks (RFC 8707 `resource`; django-oauth-toolkit, for one) or not at all. Any other
+    /// unbound token is refused: it may have been granted to another application of the issuer.
     public var allowedClients: Set<String>
 
     public init(
