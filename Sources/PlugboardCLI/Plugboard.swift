@@ -103,7 +103,7 @@ struct Check: AsyncParsableCommand {
 
 struct Reload: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Reload plugins and config.yaml in the running server; on any problem it keeps serving what it had.")
+        abstract: "Reload plugins and config.yaml in the running server; a refused plugin keeps serving its previous version (exit 1).")
 
     @OptionGroup var options: ConfigOption
 
@@ -114,21 +114,31 @@ struct Reload: AsyncParsableCommand {
         let body = try AdminCommand.call(options: options, method: "POST", path: "/reload")
         if json {
             print(body.jsonString)
-            if body["applied"] != .bool(true) { throw ExitCode(1) }
+            if body["applied"] != .bool(true) || body["partial"] == .bool(true) { throw ExitCode(1) }
             return
         }
         let generation = body["generation"]?.integerValue ?? 0
+        let partial = body["partial"] == .bool(true)
         if body["applied"] == .bool(true) {
             let list = { (key: String) in body[key]?.arrayValue?.compactMap(\.stringValue).joined(separator: ", ") ?? "" }
-            print("reloaded: generation \(generation) serving in \(body["duration_ms"]?.doubleValue ?? 0) ms")
+            print("\(partial ? "reloaded partially" : "reloaded"): generation \(generation) serving in \(body["duration_ms"]?.doubleValue ?? 0) ms")
             print("  loaded: \(list("loaded"))\n  carried over: \(list("carried_over"))\n  removed: \(list("removed"))")
+            let kept = body["kept"]?.arrayValue ?? []
+            for plugin in kept {
+                let (name, version) = (plugin["plugin"]?.stringValue ?? "", plugin["version"]?.stringValue ?? "")
+                print("  kept at its previous version: \(name) \(version); its new version was refused: \(plugin["reason"]?.stringValue ?? "")")
+            }
+            let keptNames = Set(kept.compactMap { $0["plugin"]?.stringValue })
+            for refusal in body["refusals"]?.arrayValue ?? [] where !keptNames.contains(refusal["plugin"]?.stringValue ?? "") {
+                print("  left out: \(refusal["message"]?.stringValue ?? "")")
+            }
         } else {
             print("reload refused; generation \(generation) keeps serving:")
             for refusal in body["refusals"]?.arrayValue ?? [] { print("  \(refusal["message"]?.stringValue ?? "")") }
         }
         for setting in body["needs_restart"]?.arrayValue ?? [] { print("  needs a restart to apply: \(setting.stringValue ?? "")") }
         for warning in body["warnings"]?.arrayValue ?? [] { print("  warning: \(warning.stringValue ?? "")") }
-        if body["applied"] != .bool(true) { throw ExitCode(1) }
+        if body["applied"] != .bool(true) || partial { throw ExitCode(1) }
     }
 }
 

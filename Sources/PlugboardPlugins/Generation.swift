@@ -7,6 +7,8 @@ public final class Generation: Sendable {
     public let number: UInt64
     public let catalog: Catalog
     let plugins: [LoadedPlugin]
+    /// For plugins serving their previous version: why their new version was refused.
+    let refusedCandidates: [String: String]
     private let leases = Mutex(LeaseState())
 
     private struct LeaseState {
@@ -15,10 +17,11 @@ public final class Generation: Sendable {
         var draining = false
     }
 
-    init(number: UInt64, catalog: Catalog, plugins: [LoadedPlugin]) {
+    init(number: UInt64, catalog: Catalog, plugins: [LoadedPlugin], refusedCandidates: [String: String] = [:]) {
         self.number = number
         self.catalog = catalog
         self.plugins = plugins
+        self.refusedCandidates = refusedCandidates
     }
 
     /// The loaded plugins, for status reports.
@@ -26,6 +29,7 @@ public final class Generation: Sendable {
         plugins.map { plugin in
             var summary = plugin.summary
             summary.workerRestarts = (plugin.transport as? WorkerPlugin)?.restarts
+            summary.refusedCandidate = refusedCandidates[plugin.manifest.plugin]
             return summary
         }
     }

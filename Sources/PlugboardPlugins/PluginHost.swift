@@ -40,16 +40,17 @@ public final class PluginHost: MCPCatalogSource {
     @discardableResult
     public func start() async -> LoadReport {
         await reloads.run {
-            let build = await builder().build(number: 1, previous: nil, strict: false)
+            let build = await builder().build(number: 1, previous: nil)
             state.withLock { $0.current = build.generation }
             log(build.report)
             return build.report
         }
     }
 
-    /// Builds the next generation beside the current one and swaps it in only if every plugin,
-    /// manifest and overlay is valid; otherwise the current generation keeps serving untouched.
-    /// Requests in flight finish on the generation they started on.
+    /// Builds the next generation beside the current one and swaps it in. Every plugin that
+    /// validates is applied; one that does not keeps serving its previous version, or, with
+    /// `plugins.reload: all_or_nothing`, any refusal leaves the current generation serving
+    /// untouched. Requests in flight finish on the generation they started on.
     /// - Parameters:
     ///   - configuration: new settings (a reloaded config.yaml), or nil to keep them.
     ///   - needsRestart: config.yaml settings that changed but only apply after a restart, to report.
@@ -59,24 +60,29 @@ public final class PluginHost: MCPCatalogSource {
             let (previous, settings) = state.withLock { state in (state.current, configuration ?? state.configuration) }
             let number = (previous?.number ?? 0) + 1
             let build = await GenerationBuilder(configuration: settings, registry: registry, data: data, audit: audit, logger: logger)
-                .build(number: number, previous: previous, strict: true)
+                .build(number: number, previous: previous)
             var outcome = ReloadOutcome(
                 reason: reason, applied: false, generation: previous?.number ?? 0, refusals: build.report.refusals,
                 warnings: build.report.warnings, changes: .none, loaded: [], carriedOver: build.carriedOver, removed: [],
                 duration: .zero, finishedAt: Date(), needsRestart: needsRestart)
-            if let generation = build.generation {
+            // A reload that only refused something changes nothing: the current generation serves on.
+            if let generation = build.generation, !(build.unchanged && !build.report.refusals.isEmpty) {
                 state.withLock { state in
                     state.current = generation
                     state.configuration = settings
                 }
                 let previousPlugins = Set(previous?.plugins.map(\.manifest.plugin) ?? [])
                 let currentPlugins = generation.plugins.map(\.manifest.plugin)
+                let kept = Set(build.kept.map(\.name))
                 outcome.applied = true
                 outcome.generation = number
-                outcome.loaded = currentPlugins.filter { !build.carriedOver.contains($0) }
+                outcome.kept = build.kept
+                outcome.loaded = currentPlugins.filter { !build.carriedOver.contains($0) && !kept.contains($0) }
                 outcome.removed = previousPlugins.subtracting(currentPlugins).sorted()
                 outcome.changes = previous.map { generation.catalog.changedLists(since: $0.catalog) } ?? ListChanges(tools: true, resources: true, prompts: true)
                 if let previous { retireInBackground(previous, successor: generation) }
+            } else {
+                outcome.carriedOver = []
             }
             outcome.duration = ContinuousClock.now - started
             outcome.finishedAt = Date()
@@ -185,6 +191,12 @@ public final class PluginHost: MCPCatalogSource {
             let summary = "loaded: \(outcome.loaded.joined(separator: ",")); carried over: \(outcome.carriedOver.joined(separator: ",")); "
                 + "removed: \(outcome.removed.joined(separator: ","))"
             logger.info("reload applied: generation \(outcome.generation) serving (\(summary))", metadata: metadata)
+            for kept in outcome.kept {
+                logger.error("reload refused plugin '\(kept.name)', its version \(kept.version) keeps serving: \(kept.reason)", metadata: metadata)
+            }
+            for refusal in outcome.refusals where !outcome.kept.contains(where: { $0.name == refusal.plugin }) {
+                logger.error("reload left out a plugin: \(refusal)", metadata: metadata)
+            }
         } else {
             logger.error(
                 "reload refused, generation \(outcome.generation) keeps serving: \(outcome.refusals.map(\.description).joined(separator: "; "))",

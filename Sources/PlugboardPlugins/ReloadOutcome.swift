@@ -22,6 +22,13 @@ public struct ReloadOutcome: Sendable {
     public var finishedAt: Date
     /// Settings that changed in config.yaml but only apply after a restart.
     public var needsRestart: [String] = []
+    /// Plugins whose new version was refused and whose previous version serves on. An applied
+    /// reload with refusals is partial.
+    public var kept: [KeptPlugin] = []
+
+    /// Applied, but some plugin's new version was refused (kept at its previous version, or a new
+    /// plugin left out).
+    public var partial: Bool { applied && !refusals.isEmpty }
 
     /// A refused reload that never got as far as the plugins (an unreadable config.yaml).
     public static func refused(_ reason: String, because problem: PluginRefusal, generation: UInt64) -> ReloadOutcome {
@@ -34,6 +41,7 @@ public struct ReloadOutcome: Sendable {
         [
             "reason": .string(reason),
             "applied": .bool(applied),
+            "partial": .bool(partial),
             "generation": .int(Int64(generation)),
             "refusals": .array(refusals.map { refusal in
                 var object: JSONObject = ["file": .string(refusal.file), "reason": .string(refusal.reason), "message": .string(refusal.description)]
@@ -46,6 +54,7 @@ public struct ReloadOutcome: Sendable {
             "loaded": .array(loaded.map(JSONValue.string)),
             "carried_over": .array(carriedOver.map(JSONValue.string)),
             "removed": .array(removed.map(JSONValue.string)),
+            "kept": .array(kept.map { ["plugin": .string($0.name), "version": .string($0.version), "reason": .string($0.reason)] }),
             "needs_restart": .array(needsRestart.map(JSONValue.string)),
             "duration_ms": .double((duration.milliseconds * 1000).rounded() / 1000),
             "finished_at": .string(ISO8601DateFormatter().string(from: finishedAt)),
@@ -75,6 +84,7 @@ public struct HostStatus: Sendable {
                     "resources": .int(Int64(plugin.resources)),
                 ]
                 if let restarts = plugin.workerRestarts { object["worker_restarts"] = .int(Int64(restarts)) }
+                if let refused = plugin.refusedCandidate { object["refused_candidate"] = .string(refused) }
                 return .object(object)
             }),
             "aliases": .array(aliases.map(JSONValue.string)),

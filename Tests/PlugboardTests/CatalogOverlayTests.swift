@@ -42,7 +42,7 @@ struct CatalogOverlayTests {
     func unknownOverlay() async {
         let (report, tools, host, plugins) = await load(["nonexistent": ToolOverlay(name: "x")])
         defer { plugins.remove() }
-        #expect(report.warnings == ["config.yaml overlays tool 'nonexistent', but no loaded manifest declares a tool of that name"])
+        #expect(report.warnings == ["config.yaml overlays tool 'nonexistent', but no manifest in \(plugins.folder) declares a tool of that name"])
         #expect(tools.count == 7)
         await host.shutdown()
     }

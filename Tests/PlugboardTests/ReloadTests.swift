@@ -104,13 +104,13 @@ struct ReloadTests {
         await host.shutdown()
     }
 
-    @Test("a renamed tool keeps answering to its old name for one generation")
+    @Test("a renamed tool keeps answering to its old name for plugins.alias_ttl, whatever reloads happen meanwhile")
     func renameAlias() async throws {
         let plugins = PluginFolder()
         defer { plugins.remove() }
         let manifest = plugins.add("versioned", manifest: Self.manifest())
         try Self.install("fixture_versioned_v1", into: plugins)
-        let host = plugins.host()
+        let host = plugins.host(aliasTTL: .seconds(2))
         await host.start()
 
         try Self.manifest(toolName: "which_build").write(toFile: manifest, atomically: true, encoding: .utf8)
@@ -124,8 +124,107 @@ struct ReloadTests {
         #expect(try await answer(host, tool: "answer") == "v1")  // hidden alias
         #expect(host.status.aliases == ["answer"])
 
+        // An unrelated reload (a new build) does not end it, and it follows the tool there.
+        try Self.install("fixture_versioned_v2", into: plugins)
         #expect(await host.reload(reason: "test").applied)
+        #expect(try await answer(host, tool: "answer") == "v2")
+        #expect(host.status.aliases == ["answer"])
+
+        // Its time up, the old name is unknown, reload or not.
+        #expect(await eventually { host.status.aliases.isEmpty })
         await #expect(throws: MCPError.self) { try await answer(host, tool: "answer") }
+        await host.shutdown()
+    }
+
+    @Test("a refused plugin keeps serving its previous version while the other plugins' changes apply")
+    func perPluginReload() async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        let manifest = plugins.add("versioned", manifest: Self.manifest())
+        try Self.install("fixture_versioned_v1", into: plugins)
+        let demo = plugins.addExample("demo")
+        let host = plugins.host()
+        await host.start()
+
+        try Self.manifest(handler: "versioned.nope").write(toFile: manifest, atomically: true, encoding: .utf8)
+        let text = try String(contentsOfFile: demo, encoding: .utf8)
+        try text.replacingOccurrences(of: "Repeats the given text.", with: "Says it back.").write(toFile: demo, atomically: true, encoding: .utf8)
+        let outcome = await host.reload(reason: "test")
+        #expect(outcome.applied && outcome.partial)
+        #expect(outcome.generation == 2)
+        #expect(outcome.kept.map(\.name) == ["versioned"] && outcome.kept.first?.version == "0.0.0")
+        #expect(outcome.kept.first?.reason.contains("handler 'versioned.nope'") == true, "\(outcome.kept)")
+        #expect(outcome.refusals.count == 1)
+        #expect(outcome.changes.tools)
+        let say = host.servingCatalog.tools(for: MCPCaller(owner: "o")).first { $0["name"] == "say" }
+        #expect(say?["description"]?.stringValue?.hasPrefix("Says it back.") == true)
+        #expect(try await answer(host) == "v1")  // the last good version of versioned
+        let status = host.status.plugins.first { $0.name == "versioned" }
+        #expect(status?.refusedCandidate?.contains("handler 'versioned.nope'") == true)
+        #expect(host.status.plugins.first { $0.name == "demo" }?.refusedCandidate == nil)
+
+        // Repaired, it applies; nothing is kept any more.
+        try Self.manifest().write(toFile: manifest, atomically: true, encoding: .utf8)
+        let repaired = await host.reload(reason: "test")
+        #expect(repaired.applied && !repaired.partial && repaired.kept.isEmpty)
+        #expect(host.status.plugins.allSatisfy { $0.refusedCandidate == nil })
+        await host.shutdown()
+    }
+
+    @Test("a new plugin's manifest without its library is left out and blocks no other change")
+    func newPluginWithoutLibrary() async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        plugins.add("versioned", manifest: Self.manifest())
+        try Self.install("fixture_versioned_v1", into: plugins)
+        let host = plugins.host()
+        await host.start()
+
+        plugins.add("early", manifest: "plugin: early\nlibrary: libearly.so\ntools:\n  - { name: soon, handler: early.soon, description: Not built yet. }\n")
+        let alone = await host.reload(reason: "test")
+        #expect(!alone.applied, "nothing else changed: the current generation serves on")
+        #expect(alone.refusals.first?.reason.contains("library 'libearly.so' not found") == true, "\(alone.refusals)")
+
+        try Self.install("fixture_versioned_v2", into: plugins)
+        let next = await host.reload(reason: "test")
+        #expect(next.applied && next.partial && next.kept.isEmpty)
+        #expect(next.loaded == ["versioned"])
+        #expect(try await answer(host) == "v2")
+        #expect(!host.status.plugins.contains { $0.name == "early" })
+        await host.shutdown()
+    }
+
+    @Test("a name clash refuses only the newcomer, whatever the folder order")
+    func clashRefusesTheNewcomer() async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        plugins.addExample("demo")
+        let host = plugins.host()
+        await host.start()
+        // "aaa" sorts before "demo" in the folder, so it is read first.
+        plugins.add("aaa", manifest: misbehavingManifest(plugin: "misbehaving", tools: "  - { name: say, handler: hang, description: Takes demo's name. }"))
+        let outcome = await host.reload(reason: "test")
+        #expect(!outcome.applied)
+        #expect(outcome.refusals.map(\.plugin) == ["misbehaving"])
+        #expect(outcome.refusals.first?.reason.contains("duplicate tool name 'say'") == true, "\(outcome.refusals)")
+        #expect(host.status.plugins.map(\.name) == ["demo"])
+        await host.shutdown()
+    }
+
+    @Test("plugins.reload: all_or_nothing refuses the whole reload for one refused plugin")
+    func allOrNothing() async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        let manifest = plugins.add("versioned", manifest: Self.manifest())
+        try Self.install("fixture_versioned_v1", into: plugins)
+        plugins.addExample("demo")
+        let host = plugins.host(policy: .allOrNothing)
+        await host.start()
+        try Self.manifest(handler: "versioned.nope").write(toFile: manifest, atomically: true, encoding: .utf8)
+        try Self.install("fixture_versioned_v2", into: plugins)
+        let outcome = await host.reload(reason: "test")
+        #expect(!outcome.applied && outcome.generation == 1)
+        #expect(try await answer(host) == "v1")
         await host.shutdown()
     }
 

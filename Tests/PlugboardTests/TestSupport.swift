@@ -80,11 +80,14 @@ struct PluginFolder {
         return add(name, manifest: text)
     }
 
-    func host(overlays: [String: ToolOverlay] = [:]) -> PluginHost {
-        PluginHost(
-            configuration: PluginHostConfiguration(
-                folder: folder, librarySearchPath: [TestSupport.buildFolder], stateDirectory: "\(root)/state", toolOverlays: overlays),
-            logger: TestSupport.logger)
+    func host(overlays: [String: ToolOverlay] = [:], policy: ReloadPolicy = .perPlugin, aliasTTL: Duration = .seconds(86_400)) -> PluginHost {
+        PluginHost(configuration: configuration(overlays: overlays, policy: policy, aliasTTL: aliasTTL), logger: TestSupport.logger)
+    }
+
+    func configuration(overlays: [String: ToolOverlay] = [:], policy: ReloadPolicy = .perPlugin, aliasTTL: Duration = .seconds(86_400)) -> PluginHostConfiguration {
+        PluginHostConfiguration(
+            folder: folder, librarySearchPath: [TestSupport.buildFolder], stateDirectory: "\(root)/state", toolOverlays: overlays,
+            reloadPolicy: policy, aliasTTL: aliasTTL)
     }
 
     func remove() {

@@ -192,12 +192,14 @@ class PlugboardServer:
         data: dict[str, str] | None = None,
         auth: dict[str, object] | None = None,
         public_url: str | None = None,
+        plugin_settings: dict[str, object] | None = None,
     ) -> None:
         """`plugins` maps a folder of the plugins folder to its manifest: a file to copy (Path) or
         the manifest's text (str). `files` maps paths inside the plugins folder to files copied
         there (plugin libraries). `database` is database.url, or every database.* key but seed;
         `data` the keys of a data: section (the plugins' tables elsewhere), seed included.
-        `auth` replaces the default `auth: {mode: none}` section; `public_url` is server.public_url.
+        `auth` replaces the default `auth: {mode: none}` section; `public_url` is server.public_url;
+        `plugin_settings` are more plugins.* keys (alias_ttl, reload ...).
         The other options become `plugins.*` and `tools:` settings."""
         self.name = name
         self.workdir = workdir
@@ -215,6 +217,7 @@ class PlugboardServer:
         self.data = data
         self.auth = auth
         self.public_url = public_url
+        self.plugin_settings = plugin_settings or {}
         self.binary = plugboard_binary()
         self.plugins_dir = workdir / "plugins"
         self.state_dir = workdir / "state"
@@ -265,6 +268,7 @@ class PlugboardServer:
             lines.append("  watch: true")
         if self.debounce_ms is not None:
             lines.append(f"  debounce_ms: {self.debounce_ms}")
+        lines += [f"  {key}: {_yaml(value)}" for key, value in self.plugin_settings.items()]
         if self.isolation:
             lines.append("  isolation:")
             lines += [f"    {_yaml(plugin)}: {_yaml(mode)}" for plugin, mode in self.isolation.items()]

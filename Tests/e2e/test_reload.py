@@ -383,8 +383,8 @@ async def test_refused_reload_keeps_the_old_catalog(versioned_server, breakage):
 # -- 3. clients that listen for list changes ------------------------------------------------------
 
 
-async def test_legacy_client_is_told_of_a_rename_and_the_old_name_lasts_one_generation(versioned_server):
-    server = versioned_server("legacy_listen")
+async def test_legacy_client_is_told_of_a_rename_and_the_old_name_lasts_its_ttl(versioned_server):
+    server = versioned_server("legacy_listen", plugin_settings={"alias_ttl": "4s"})
     notifications: list[object] = []
     changed = anyio.Event()
     stream_open = anyio.Event()
@@ -419,11 +419,16 @@ async def test_legacy_client_is_told_of_a_rename_and_the_old_name_lasts_one_gene
             # Hidden, but still answering for this generation.
             assert text_of(await client.call_tool("slow", {"steps": 2, "delay_ms": 1})) == "v1 finished 2 steps"
 
-            # The next reload (nothing changed) drops the alias.
+            # Another reload (nothing changed) keeps the alias: it lasts plugins.alias_ttl.
             done = await reload(server)
             assert done.returncode == 0, done.stdout
             assert server.status()["generation"] == 3
-            assert server.status()["aliases"] == []
+            assert server.status()["aliases"] == ["slow"]
+            assert text_of(await client.call_tool("slow", {"steps": 1, "delay_ms": 1})) == "v1 finished 1 steps"
+            # Its time up, the old name is unknown.
+            with anyio.fail_after(15):
+                while server.status()["aliases"]:
+                    await anyio.sleep(0.1)
             with pytest.raises(MCPError) as raised:
                 await client.call_tool("slow", {"steps": 1, "delay_ms": 1})
             assert raised.value.error.code == -32602

@@ -11,8 +11,8 @@ public final class Catalog: MCPCatalog {
     public let revision: UInt64
     let tools: [CatalogTool]
     private let toolsByName: [String: CatalogTool]
-    /// Names of tools renamed by the last reload, still callable but not listed.
-    private let aliases: [String: CatalogTool]
+    /// Old names of renamed tools, callable until their time is up but never listed.
+    private let aliases: [String: ToolAlias]
     let resources: [CatalogResource]
     let prompts: [CatalogPrompt]
     private let promptsByName: [String: CatalogPrompt]
@@ -22,7 +22,7 @@ public final class Catalog: MCPCatalog {
     private let logger: Logger
 
     init(
-        revision: UInt64, tools: [CatalogTool], aliases: [String: CatalogTool] = [:], resources: [CatalogResource], prompts: [CatalogPrompt],
+        revision: UInt64, tools: [CatalogTool], aliases: [String: ToolAlias] = [:], resources: [CatalogResource], prompts: [CatalogPrompt],
         audit: (any AuditSink)? = nil, logger: Logger
     ) {
         self.revision = revision
@@ -40,7 +40,18 @@ public final class Catalog: MCPCatalog {
     /// The names clients see, in catalog order.
     public var toolNames: [String] { tools.map(\.name) }
     /// Old names of renamed tools that still answer (hidden from lists).
-    public var aliasNames: [String] { aliases.keys.sorted() }
+    public var aliasNames: [String] { liveAliases(at: .now).keys.sorted() }
+
+    func liveAliases(at now: ContinuousClock.Instant) -> [String: ToolAlias] {
+        aliases.filter { $0.value.until > now }
+    }
+
+    /// The tool served under `name`, or under an old name that still answers.
+    private func tool(named name: String) -> CatalogTool? {
+        if let tool = toolsByName[name] { return tool }
+        guard let alias = aliases[name], alias.until > .now else { return nil }
+        return alias.tool
+    }
 
     /// Which lists differ from `other`'s, as clients would see them.
     public func changedLists(since other: Catalog) -> ListChanges {
@@ -55,7 +66,7 @@ public final class Catalog: MCPCatalog {
 
     /// The scopes a tool needs, by a name it is served under; nil for an unknown tool.
     public func scopes(ofTool name: String) -> [String]? {
-        (toolsByName[name] ?? aliases[name])?.manifest.scopes
+        tool(named: name)?.manifest.scopes
     }
 
     public func tools(for caller: MCPCaller) -> [JSONValue] {
@@ -87,7 +98,7 @@ public final class Catalog: MCPCatalog {
                     argumentsDigest: SHA256.hash(data: input).hexString, rows: meter.rows, bytes: bytes,
                     duration: ContinuousClock.now - started, outcome: outcome))
         }
-        guard let tool = toolsByName[name] ?? aliases[name], context.caller.allows(tool.manifest.scopes) else {
+        guard let tool = tool(named: name), context.caller.allows(tool.manifest.scopes) else {
             record(.unknownTool, plugin: "", bytes: 0)
             throw MCPError(.invalidParams, "Unknown tool '\(name)'. Call tools/list for the available tools.")
         }

@@ -26,6 +26,12 @@ struct CatalogTool: Sendable {
     }
 }
 
+/// The old name of a renamed tool: it calls `tool` until `until`.
+struct ToolAlias: Sendable {
+    let tool: CatalogTool
+    let until: ContinuousClock.Instant
+}
+
 /// A fixed resource or a resource template, with the plugin that serves it.
 struct CatalogResource: Sendable {
     let manifest: ResourceManifest

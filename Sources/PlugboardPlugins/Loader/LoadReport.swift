@@ -24,4 +24,14 @@ public struct PluginSummary: Sendable, Equatable {
     public var tools: [String]
     public var resources: Int
     public var prompts: [String]
+    /// Why the plugin's new version was refused, when this is its previous version serving on.
+    public var refusedCandidate: String? = nil
+}
+
+/// A plugin whose new version a reload refused, so that its previous version serves on.
+public struct KeptPlugin: Sendable, Equatable {
+    public var name: String
+    /// The version that serves.
+    public var version: String
+    public var reason: String
 }

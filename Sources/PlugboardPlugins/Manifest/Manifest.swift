@@ -20,6 +20,10 @@ public struct Manifest: Sendable {
     public var tools: [ToolManifest]
     public var resources: [ResourceManifest]
     public var prompts: [PromptManifest]
+    /// False when the manifest leaves `isolation` to `plugins.default_isolation`.
+    public var declaresIsolation = true
+    /// The YAML text it was read from: a reload compares it to tell an edited manifest.
+    public var source = ""
 
     /// Every handler name the manifest refers to, with what refers to it.
     public var handlerReferences: [(handler: String, usedBy: String, line: Int)] {

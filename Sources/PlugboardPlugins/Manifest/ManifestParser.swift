@@ -64,7 +64,8 @@ public enum ManifestParser {
             tables: tables,
             tools: tools,
             resources: resources,
-            prompts: prompts
+            prompts: prompts,
+            declaresIsolation: keys["isolation"] != nil
         )
     }
 

@@ -68,7 +68,7 @@ public enum ConfigurationLoader {
             while publicURL?.hasSuffix("/") == true { publicURL?.removeLast() }
         }
         let pluginKeys = try sections["plugins"]?.mapping(allowed: [
-            "folder", "library_path", "state_dir", "watch", "debounce_ms", "admin_socket", "isolation",
+            "folder", "library_path", "state_dir", "watch", "debounce_ms", "admin_socket", "isolation", "default_isolation", "reload", "alias_ttl",
         ]) ?? [:]
         let watch = try pluginKeys["watch"]?.bool() ?? false
         let server = ServerConfiguration.Server(
@@ -163,13 +163,26 @@ public enum ConfigurationLoader {
                 isolation[plugin] = mode
             }
         }
+        let defaultIsolation = try pluginKeys["default_isolation"].map { node throws(PluginRefusal) in
+            guard let mode = Isolation(rawValue: try node.string()) else { throw node.error("plugins.default_isolation must be 'in_process' or 'process'") }
+            return mode
+        }
+        let reloadPolicy = try pluginKeys["reload"].map { node throws(PluginRefusal) in
+            guard let policy = ReloadPolicy(rawValue: try node.string()) else {
+                throw node.error("plugins.reload must be 'per_plugin' (a refused plugin keeps its previous version) or 'all_or_nothing'")
+            }
+            return policy
+        }
         let stateDirectory = resolve(try pluginKeys["state_dir"]?.string() ?? ".plugboard")
         let plugins = PluginHostConfiguration(
             folder: resolve(try pluginKeys["folder"]?.string() ?? "plugins"),
             librarySearchPath: try (pluginKeys["library_path"]?.strings() ?? []).map(resolve),
             stateDirectory: stateDirectory,
             toolOverlays: overlays,
-            isolation: isolation
+            isolation: isolation,
+            defaultIsolation: defaultIsolation ?? .inProcess,
+            reloadPolicy: reloadPolicy ?? .perPlugin,
+            aliasTTL: try pluginKeys["alias_ttl"].map(Self.duration) ?? .seconds(86_400)
         )
         let databases = try DatabaseConfigurationReader.read(
             database: sections["database"], data: sections["data"], stateDirectory: stateDirectory, resolve: resolve)
@@ -184,6 +197,17 @@ public enum ConfigurationLoader {
             throw (loggingKeys["level"] ?? root).error("logging.level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return ServerConfiguration(file: file, server: server, auth: auth, plugins: plugins, database: databases.host, data: databases.data, reload: reload, logLevel: level)
+    }
+
+    /// A duration: seconds, or a number with `s`, `m`, `h` or `d` (`24h`).
+    private static func duration(_ node: YAMLNode) throws(PluginRefusal) -> Duration {
+        let text = try node.string().trimmingCharacters(in: .whitespaces)
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+        let (digits, unit) = text.last.flatMap { units[$0] }.map { (text.dropLast(), $0) } ?? (Substring(text), 1)
+        guard let value = Int(digits), value >= 0, value <= 365 * 86_400 / unit else {
+            throw node.error("'\(text)' is not a duration: write seconds, or a number with s, m, h or d (24h)")
+        }
+        return .seconds(value * unit)
     }
 
     private static func addressRanges(_ node: YAMLNode) throws(PluginRefusal) -> [AddressRange] {
