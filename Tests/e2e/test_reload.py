@@ -566,6 +566,48 @@ async def test_watcher_waits_for_a_slowly_written_library(versioned_server):
         assert server.status()["generation"] == 2
 
 
+async def test_watcher_survives_a_writer_slower_than_the_debounce(versioned_server):
+    """Written in place with pauses longer than the debounce, the library is reloaded half-written
+    several times: each time it is refused as incomplete, never mapped, and v1 keeps answering
+    without a failed call; the complete file then loads."""
+    server = watching_server(versioned_server, "watch_slower")
+    data = built_library(VERSIONED_V2).read_bytes()
+    chunks = 4
+    size = -(-len(data) // chunks)
+    failures: list[str] = []
+    answers: list[str] = []
+    async with connect(server.url, "legacy") as client, connect(server.url, "legacy") as loader:
+        assert await answer(client) == "v1"
+        mark = server.log_mark()
+        done = anyio.Event()
+
+        async def keep_calling() -> None:
+            while not done.is_set():
+                try:
+                    answers.append(await answer(loader))
+                    assert text_of(await loader.call_tool("say", {"text": "hi"})) == "hi"
+                except Exception as error:  # noqa: BLE001 - every failure is the finding
+                    failures.append(repr(error))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(keep_calling)
+            with open(server.plugins_dir / "versioned" / VERSIONED_LIBRARY, "wb") as library:
+                for index in range(chunks):
+                    library.write(data[index * size:(index + 1) * size])
+                    library.flush()
+                    os.fsync(library.fileno())
+                    if index < chunks - 1:
+                        # Longer than the debounce: the watcher reloads the half-written file.
+                        await server.await_log(r"looks incomplete \(still being copied\?\)", since=server.log_mark() if index else mark, timeout=10)
+            await wait_for_answer(client, "v2", within=5.0)
+            done.set()
+        assert failures == [], failures[:5]
+        assert set(answers) <= {"v1", "v2"} and "v1" in answers, set(answers)
+        assert len(server.log_lines(r"looks incomplete", since=mark)) >= chunks - 1
+        assert server.process is not None and server.process.poll() is None
+        assert server.plugin_status("versioned")["library_version"] == "2.0.0"
+
+
 @pytest.mark.parametrize("saved", ["renamed_into_place", "in_place"])
 async def test_watcher_applies_a_config_overlay(versioned_server, saved):
     server = watching_server(versioned_server, "watch_config")

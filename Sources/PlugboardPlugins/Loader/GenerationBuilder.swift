@@ -336,6 +336,8 @@ struct GenerationBuilder {
         }
         do {
             return (try LibraryStore(directory: "\(configuration.stateDirectory)/libraries").privateCopy(of: source, plugin: manifest.plugin), manifest)
+        } catch let incomplete as LibraryStore.Incomplete {
+            throw LoadFailure("library \(source) looks incomplete (still being copied?): \(incomplete); it is loaded once complete (copy it beside and rename it into place)")
         } catch {
             throw LoadFailure("cannot copy \(source) into \(configuration.stateDirectory)/libraries: \(error.localizedDescription)")
         }

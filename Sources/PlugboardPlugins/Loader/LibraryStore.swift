@@ -14,9 +14,24 @@ public struct LibraryStore: Sendable {
         self.directory = directory
     }
 
-    /// The private copy of `path` and the content's digest.
+    /// A library that is not (yet) a complete file: a copy in progress, most likely.
+    struct Incomplete: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The private copy of `path` and the content's digest. Refuses a file that changes while it
+    /// is read or is not a complete shared object for this machine: nothing maps it then.
     public func privateCopy(of path: String, plugin: String) throws -> (path: String, digest: String) {
+        let before = try Self.stamp(path)
         let contents = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard try Self.stamp(path) == before, before.size == contents.count else {
+            throw Incomplete(description: "it changed while it was being read")
+        }
+        do {
+            try ELFCheck.validate(contents)
+        } catch {
+            throw Incomplete(description: error.description)
+        }
         let digest = SHA256.hash(data: contents).hexString
         let target = "\(directory)/\(plugin)-\(digest.prefix(32)).so"
         let manager = FileManager.default
@@ -37,6 +52,21 @@ public struct LibraryStore: Sendable {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot place \(target): \(reason)"])
         }
         return (target, digest)
+    }
+}
+
+extension LibraryStore {
+    /// Size and modification time: what changes while a file is being written.
+    private static func stamp(_ path: String) throws -> Stamp {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path]) }
+        return Stamp(size: Int(info.st_size), seconds: info.st_mtim.tv_sec, nanoseconds: info.st_mtim.tv_nsec)
+    }
+
+    private struct Stamp: Equatable {
+        let size: Int
+        let seconds: Int
+        let nanoseconds: Int
     }
 }
 
