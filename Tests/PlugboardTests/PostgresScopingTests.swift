@@ -191,6 +191,28 @@ final class PostgresScopingTests {
         _ = try await ScopingAttacks.run(interval, on: host.servingCatalog, postgres: true)
     }
 
+    @Test("syntax errors quote the plugin's own text, never the row cap the host wraps around it")
+    func syntaxErrors() async throws {
+        let cases: [(sql: String, message: String)] = [
+            ("SELECT id FROM projects /* unterminated", "unterminated /* comment"),
+            ("SELECT id FROM projects /* nested /* */", "unterminated /* comment"),
+            ("SELECT E'open\\'", "unterminated quote"),
+            // These pass the gate; PostgreSQL's message would quote the cap's `)` or `AS`.
+            ("SELECT id FROM", "syntax error at the end of the statement"),
+            ("SELECT (1", "syntax error at the end of the statement"),
+            ("SELECT id FROM projects WHERE", "syntax error at the end of the statement"),
+            ("SELECT 123abc FROM projects", "trailing junk after numeric literal at or near \"123abc\""),
+        ]
+        for (sql, expected) in cases {
+            let attack = ScopingAttacks.Attack(name: sql, sql: sql, expect: .refused(expected))
+            let result = try await ScopingAttacks.run(attack, on: host.servingCatalog, postgres: true)
+            let message = result["content"]?.arrayValue?.first?["text"]?.stringValue ?? ""
+            for wrapper in ["LIMIT", "AS", "pb_rows", "51"] {
+                #expect(!message.contains(wrapper), "\(sql): the host's text in '\(message)'")
+            }
+        }
+    }
+
     @Test("a runaway query stops at its time limit, rows stop at the cap")
     func limits() async throws {
         let context = MCPCallContext(caller: MCPCaller(owner: "alice"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())

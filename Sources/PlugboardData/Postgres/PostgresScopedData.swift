@@ -163,7 +163,7 @@ public final class PostgresScopedData: DataService {
         } catch let refusal as QueryRefusal {
             return .failure(PB_TOOL_ERROR, refusal.message)
         } catch let error as PSQLError {
-            return .failure(PB_TOOL_ERROR, Self.message(for: error, timeout: scope.timeout))
+            return .failure(PB_TOOL_ERROR, Self.message(for: error, timeout: scope.timeout, statement: statement))
         } catch {
             logger.error("scoped query failed: \(String(reflecting: error))")
             return .failure(PB_INTERNAL_ERROR, "the query failed")
@@ -288,8 +288,11 @@ public final class PostgresScopedData: DataService {
     /// tried to swallow it, an open quote or comment, makes the statement invalid instead).
     /// The newline ends a trailing `--` comment (the gate took off the terminating `;`).
     static func capped(_ sql: Substring, rows: Int) -> String {
-        "SELECT * FROM (\n\(sql)\n) AS pb_rows LIMIT \(rows)"
+        cappedPrefix + sql + "\n) AS pb_rows LIMIT \(rows)"
     }
+
+    /// What `capped` writes before the plugin's statement.
+    static let cappedPrefix = "SELECT * FROM (\n"
 
     /// The parameters as PostgresNIO binds them, and the types it declares for them (the key of a
     /// prepared read; null leaves the type to PostgreSQL).
@@ -357,20 +360,30 @@ public final class PostgresScopedData: DataService {
     }
 
     /// What a plugin may be told: SQLSTATE classes with fixed text, and PostgreSQL's own message
-    /// only where it quotes nothing but the plugin's statement. Never DETAIL, HINT or constraint names.
-    static func message(for error: PSQLError, timeout: Duration) -> String {
+    /// only where it quotes nothing but the plugin's statement (cut to the plugin's own text where
+    /// it quotes the statement sent). Never DETAIL, HINT or constraint names.
+    static func message(for error: PSQLError, timeout: Duration, statement: StatementGate.Statement) -> String {
         let state = error.serverInfo?[.sqlState] ?? ""
-        let message = error.serverInfo?[.message] ?? ""
+        let server = error.serverInfo?[.message] ?? ""
+        /// PostgreSQL's message, unless it names the host's own objects (the cap's alias, plugin
+        /// roles, prepared reads), which only a failure the statement did not cause can do.
+        var own: String {
+            let message = PostgresErrorText.plugin(
+                server, position: error.serverInfo?[.position], statement: statement.body,
+                offset: statement.isRead ? cappedPrefix.unicodeScalars.count : 0)
+            let foreign = ["pb_rows", "pb_plugin_", "pb_read_"].contains { message.contains($0) && !statement.body.contains($0) }
+            return foreign ? "the query failed (SQLSTATE \(state))" : message
+        }
         switch state {
         case "57014": return "the query took longer than its \(Int(timeout.timeInterval * 1000)) ms time limit"
         case "25006": return "this tool is read-only: the statement would write"
         case "42501":
-            return message.contains("row-level security") ? "the row would belong to another owner" : "query refused: it uses something this plugin may not use"
+            return server.contains("row-level security") ? "the row would belong to another owner" : "query refused: it uses something this plugin may not use"
         case "23505": return "duplicate key"
-        case "42601", "42P01", "42703", "42883", "42804", "42725", "42P18", "3F000": return message
+        case "42601", "42P01", "42703", "42883", "42804", "42725", "42P18", "3F000": return own
         default:
             if state.hasPrefix("23") { return "the write breaks a constraint of the table" }
-            if state.hasPrefix("22") { return message }
+            if state.hasPrefix("22") { return own }
             if state == "34000" || state == "26000" { return "query refused: it uses something this plugin may not use" }
             return state.isEmpty ? "the query failed" : "the query failed (SQLSTATE \(state))"
         }

@@ -15,7 +15,14 @@ enum StatementGate {
 
     static func check(_ sql: String, writes: Bool) throws(QueryRefusal) -> Statement {
         if sql.utf8.contains(0) { throw QueryRefusal("the statement contains a NUL byte") }
-        guard let tokens = tokens(sql) else { throw QueryRefusal("the statement has an unterminated quote") }
+        let tokens: [Token]
+        do {
+            tokens = try scan(sql)
+        } catch {
+            // Refused here, the database never quotes the open text together with what the host
+            // writes after the statement (the row cap's closing parenthesis and LIMIT).
+            throw QueryRefusal("the statement has an unterminated \(error.what)")
+        }
         let end = tokens.firstIndex(where: \.isSemicolon)
         if let end, tokens[end...].contains(where: { !$0.isSemicolon }) {
             throw QueryRefusal("one statement per call: remove what follows the ';'")
@@ -45,9 +52,23 @@ enum StatementGate {
         var isSemicolon: Bool { text == ";" }
     }
 
-    /// The words and semicolons of `sql` in order; nil when a quote is never closed. Knows
-    /// SQLite's and PostgreSQL's quotes, including PostgreSQL's `$tag$` dollar quotes.
+    /// Something opened and never closed: a quote, a quoted identifier, a dollar quote or a comment.
+    struct Unterminated: Error {
+        /// What was left open, as the refusal names it.
+        let what: String
+    }
+
+    /// The words and semicolons of `sql` in order; nil when a quote or comment is never closed.
     static func tokens(_ sql: String) -> [Token]? {
+        try? scan(sql)
+    }
+
+    /// The words and semicolons of `sql` in order. Knows SQLite's and PostgreSQL's quotes, including
+    /// PostgreSQL's `$tag$` dollar quotes and `E'...'` strings with backslash escapes, and nests
+    /// `/* */` comments as PostgreSQL does. Wherever the two databases read text differently, the
+    /// gate takes the reading that refuses more: SQLite ends an unterminated comment at the end of
+    /// the input and does not nest comments, and the gate refuses both.
+    static func scan(_ sql: String) throws(Unterminated) -> [Token] {
         let bytes = Array(sql.utf8)
         let count = bytes.count
         var tokens: [Token] = []
@@ -65,46 +86,74 @@ enum StatementGate {
             }
             return end < count ? end - offset + 1 : nil
         }
+        /// Skips a quoted text opened at `index`; a doubled closing quote stays inside, and so does
+        /// a quote after a backslash when `escapes` (PostgreSQL's `E'...'`).
+        func skipQuoted(close: UInt8, escapes: Bool, what: String) throws(Unterminated) {
+            index += 1
+            while true {
+                guard index < count else { throw Unterminated(what: what) }
+                if escapes, bytes[index] == UInt8(ascii: "\\") {
+                    index += 2
+                    continue
+                }
+                if bytes[index] == close {
+                    if close != UInt8(ascii: "]"), index + 1 < count, bytes[index + 1] == close {
+                        index += 2
+                        continue
+                    }
+                    index += 1
+                    return
+                }
+                index += 1
+            }
+        }
         while index < count {
             let byte = bytes[index]
             if at(index, UInt8(ascii: "-"), UInt8(ascii: "-")) {
                 while index < count, bytes[index] != UInt8(ascii: "\n") { index += 1 }
             } else if at(index, UInt8(ascii: "/"), UInt8(ascii: "*")) {
                 index += 2
-                while index < count, !at(index, UInt8(ascii: "*"), UInt8(ascii: "/")) { index += 1 }
-                index += 2
+                var depth = 1
+                while depth > 0 {
+                    guard index < count else { throw Unterminated(what: "/* comment") }
+                    if at(index, UInt8(ascii: "*"), UInt8(ascii: "/")) {
+                        depth -= 1
+                        index += 2
+                    } else if at(index, UInt8(ascii: "/"), UInt8(ascii: "*")) {
+                        depth += 1
+                        index += 2
+                    } else {
+                        index += 1
+                    }
+                }
             } else if let length = dollarTag(at: index) {
                 let tag = bytes[index..<index + length]
                 index += length
                 while true {
-                    guard index + length <= count else { return nil }
+                    guard index + length <= count else { throw Unterminated(what: "dollar-quoted string") }
                     if bytes[index..<index + length].elementsEqual(tag) {
                         index += length
                         break
                     }
                     index += 1
                 }
-            } else if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "`") || byte == UInt8(ascii: "[") {
-                let close = byte == UInt8(ascii: "[") ? UInt8(ascii: "]") : byte
-                index += 1
-                while true {
-                    guard index < count else { return nil }
-                    if bytes[index] == close {
-                        if close != UInt8(ascii: "]"), index + 1 < count, bytes[index + 1] == close {
-                            index += 2
-                            continue
-                        }
-                        index += 1
-                        break
-                    }
-                    index += 1
-                }
+            } else if byte == UInt8(ascii: "'") {
+                try skipQuoted(close: byte, escapes: false, what: "quote")
+            } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "`") {
+                try skipQuoted(close: byte, escapes: false, what: "quoted identifier")
+            } else if byte == UInt8(ascii: "[") {
+                try skipQuoted(close: UInt8(ascii: "]"), escapes: false, what: "[ quoted identifier")
             } else if byte == UInt8(ascii: ";") {
                 tokens.append(Token(text: ";", offset: index))
                 index += 1
             } else if isWordStart(byte) {
                 let start = index
                 while index < count, isWordByte(bytes[index]) { index += 1 }
+                // E'...' (a lone E right before the quote) is PostgreSQL's string with backslash escapes.
+                if index - start == 1, byte == UInt8(ascii: "E") || byte == UInt8(ascii: "e"), index < count, bytes[index] == UInt8(ascii: "'") {
+                    try skipQuoted(close: UInt8(ascii: "'"), escapes: true, what: "quote")
+                    continue
+                }
                 tokens.append(Token(text: String(decoding: bytes[start..<index], as: UTF8.self).uppercased(), offset: start))
             } else {
                 index += 1
