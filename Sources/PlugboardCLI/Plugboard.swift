@@ -229,10 +229,10 @@ struct Migrate: AsyncParsableCommand {
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Read the audit log of tool calls.", subcommands: [Tail.self], defaultSubcommand: Tail.self)
+        abstract: "Read the audit log of tool calls, resource reads and prompt gets.", subcommands: [Tail.self], defaultSubcommand: Tail.self)
 
     struct Tail: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the latest tool calls (and, with --follow, new ones as they come).")
+        static let configuration = CommandConfiguration(abstract: "Print the latest records (and, with --follow, new ones as they come).")
 
         @OptionGroup var options: ConfigOption
 
@@ -262,7 +262,8 @@ struct Audit: AsyncParsableCommand {
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             let milliseconds = Double(event.duration.components.seconds) * 1_000 + Double(event.duration.components.attoseconds) / 1e15
-            return "\(formatter.string(from: event.at))  \(event.owner)  \(event.client ?? "-")  \(event.plugin)/\(event.tool)  "
+            let what = event.kind == .tool ? "\(event.plugin)/\(event.tool)" : "\(event.kind.rawValue) \(event.plugin.isEmpty ? "-" : event.plugin) \(event.tool)"
+            return "\(formatter.string(from: event.at))  \(event.owner)  \(event.client ?? "-")  \(what)  "
                 + "\(event.outcome.rawValue)  rows=\(event.rows) bytes=\(event.bytes) \(String(format: "%.1f", milliseconds))ms  args=\(event.argumentsDigest.prefix(12))"
         }
     }

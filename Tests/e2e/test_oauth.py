@@ -1111,6 +1111,37 @@ async def test_scoped_static_token(oauth_server, mode):
     assert_invalid_token(server, token, within=CLI_GRACE_S)
 
 
+def test_resource_scopes_filter_lists_refuse_reads_and_are_audited(oauth_server):
+    """Resources carry scopes like tools: a token without `projects:read` does not see the
+    projects resource template, and reading one of its URIs is 403 insufficient_scope naming the
+    scope; with the scope the read works, and every read is in the audit log."""
+    server = oauth_server
+    meetings_only = create_token(server, "alice", scopes="mcp meetings:read")
+    listed = rpc_result(mcp_post(server, meetings_only, rpc("resources/templates/list", {}, id=1)))
+    assert "projects://{id}" not in [template["uriTemplate"] for template in listed["resourceTemplates"]], listed
+    forbidden = mcp_post(server, meetings_only, rpc("resources/read", {"uri": "projects://1"}, id=2))
+    assert forbidden.status_code == 403, f"{forbidden.status_code} {forbidden.text[:300]}"
+    params = challenge(forbidden)
+    assert params.get("error") == "insufficient_scope" and "projects:read" in params.get("scope", "").split(), params
+
+    allowed = create_token(server, "alice", scopes="mcp projects:read")
+    listed = rpc_result(mcp_post(server, allowed, rpc("resources/templates/list", {}, id=3)))
+    assert "projects://{id}" in [template["uriTemplate"] for template in listed["resourceTemplates"]], listed
+    project_id = rpc_result(mcp_post(server, allowed, rpc("tools/call", {"name": "list_projects", "arguments": {"limit": 1}}, id=4)))
+    first = project_id["structuredContent"]["projects"][0]["id"]
+    read = rpc_result(mcp_post(server, allowed, rpc("resources/read", {"uri": f"projects://{first}"}, id=5)))
+    assert read["contents"][0]["uri"] == f"projects://{first}", read
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        tail = server.cli("audit", "tail", "-n", "50").stdout
+        if f"resource projects projects://{first}  ok" in tail:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"no audit record of the resource read in:\n{tail}")
+    assert "alice" in [line for line in tail.splitlines() if f"projects://{first}" in line][0]
+
+
 def test_static_token_default_scopes_are_all(oauth_server):
     token = create_token(oauth_server, "bob")
     assert PROJECT_TOOLS | MEETING_TOOLS <= raw_tool_names(oauth_server, token)

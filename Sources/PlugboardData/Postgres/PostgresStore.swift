@@ -78,9 +78,9 @@ public final class PostgresStore: HostStore {
             for event in events {
                 try await connection.query(
                     """
-                    INSERT INTO plugboard_audit (at, owner, client, tool, plugin, arguments_sha256, rows, bytes, duration_ms, outcome)
+                    INSERT INTO plugboard_audit (at, owner, client, tool, plugin, arguments_sha256, rows, bytes, duration_ms, outcome, kind)
                     VALUES (\(event.at), \(event.owner), \(event.client), \(event.tool), \(event.plugin), \(event.argumentsDigest),
-                            \(event.rows), \(event.bytes), \(event.duration.timeInterval * 1000), \(event.outcome.rawValue))
+                            \(event.rows), \(event.bytes), \(event.duration.timeInterval * 1000), \(event.outcome.rawValue), \(event.kind.rawValue))
                     """, logger: logger)
             }
         }
@@ -89,20 +89,21 @@ public final class PostgresStore: HostStore {
     public func audit(limit: Int, after: Int64?) async throws -> [AuditRecord] {
         let rows = try await pool.client.query(
             """
-            SELECT id, at, owner, client, tool, plugin, arguments_sha256, rows, bytes, duration_ms, outcome FROM (
+            SELECT id, at, owner, client, tool, plugin, arguments_sha256, rows, bytes, duration_ms, outcome, kind FROM (
               SELECT * FROM plugboard_audit WHERE id > \(after ?? 0) ORDER BY id DESC LIMIT \(limit)
             ) newest ORDER BY id
             """, logger: logger)
         var records: [AuditRecord] = []
-        for try await (id, at, owner, client, tool, plugin, digest, count, bytes, milliseconds, outcome) in rows.decode(
-            (Int64, Date, String, String?, String, String, String, Int, Int, Double, String).self)
+        for try await (id, at, owner, client, tool, plugin, digest, count, bytes, milliseconds, outcome, kind) in rows.decode(
+            (Int64, Date, String, String?, String, String, String, Int, Int, Double, String, String).self)
         {
             guard let outcome = AuditEvent.Outcome(rawValue: outcome) else { continue }
             records.append(
                 AuditRecord(
                     id: id,
                     event: AuditEvent(
-                        at: at, owner: owner, client: client, tool: tool, plugin: plugin, argumentsDigest: digest, rows: count, bytes: bytes,
+                        at: at, owner: owner, client: client, kind: AuditEvent.Kind(rawValue: kind) ?? .tool, tool: tool, plugin: plugin,
+                        argumentsDigest: digest, rows: count, bytes: bytes,
                         duration: .microseconds(Int64(milliseconds * 1000)), outcome: outcome)))
         }
         return records

@@ -74,13 +74,14 @@ public final class SQLiteStore: HostStore {
                 for event in events {
                     _ = try connection.rows(
                         """
-                        INSERT INTO plugboard_audit (at, owner, client, tool, plugin, arguments_sha256, rows, bytes, duration_ms, outcome)
-                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                        INSERT INTO plugboard_audit (at, owner, client, tool, plugin, arguments_sha256, rows, bytes, duration_ms, outcome, kind)
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                         """,
                         [
                             .text(formatter.string(from: event.at)), .text(event.owner), event.client.map(SQLiteValue.text) ?? .null,
                             .text(event.tool), .text(event.plugin), .text(event.argumentsDigest), .integer(Int64(event.rows)),
                             .integer(Int64(event.bytes)), .real(event.duration.timeInterval * 1000), .text(event.outcome.rawValue),
+                            .text(event.kind.rawValue),
                         ])
                 }
                 try connection.execute("COMMIT")
@@ -95,7 +96,7 @@ public final class SQLiteStore: HostStore {
         try await executor.run { connection in
             let rows = try connection.rows(
                 """
-                SELECT id, at, owner, client, tool, plugin, arguments_sha256, rows, bytes, duration_ms, outcome FROM (
+                SELECT id, at, owner, client, tool, plugin, arguments_sha256, rows, bytes, duration_ms, outcome, kind FROM (
                   SELECT * FROM plugboard_audit WHERE id > ?1 ORDER BY id DESC LIMIT ?2
                 ) ORDER BY id
                 """,
@@ -110,7 +111,8 @@ public final class SQLiteStore: HostStore {
                 return AuditRecord(
                     id: id,
                     event: AuditEvent(
-                        at: at, owner: owner, client: row[3].text, tool: tool, plugin: plugin, argumentsDigest: digest,
+                        at: at, owner: owner, client: row[3].text, kind: row[11].text.flatMap(AuditEvent.Kind.init(rawValue:)) ?? .tool, tool: tool,
+                        plugin: plugin, argumentsDigest: digest,
                         rows: Int(row[7].integer ?? 0), bytes: Int(row[8].integer ?? 0), duration: .microseconds(Int64(milliseconds * 1000)),
                         outcome: outcome))
             }

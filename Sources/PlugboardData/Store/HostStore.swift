@@ -71,6 +71,10 @@ enum HostMigrations {
                 CREATE INDEX plugboard_audit_owner_at ON plugboard_audit (owner, at);
                 """),
         Migration(version: 2, name: "authorization server", sqlite: authorization, postgres: authorization),
+        Migration(
+            version: 3, name: "audited resources and prompts",
+            sqlite: "ALTER TABLE plugboard_audit ADD COLUMN kind TEXT NOT NULL DEFAULT 'tool';",
+            postgres: "ALTER TABLE plugboard_audit ADD COLUMN kind TEXT NOT NULL DEFAULT 'tool';"),
     ]
 
     /// Only integers and text, so one text serves both databases.

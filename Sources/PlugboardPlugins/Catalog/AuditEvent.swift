@@ -1,10 +1,18 @@
 import Foundation
 
-/// One tool call, as the audit log records it.
+/// One tool call, resource read or prompt get, as the audit log records it.
 public struct AuditEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case tool
+        case resource
+        case prompt
+    }
+
     public var at: Date
     public var owner: String
     public var client: String?
+    public var kind: Kind
+    /// The tool's name, the resource's URI or the prompt's name, as the client asked for it.
     public var tool: String
     public var plugin: String
     /// SHA-256 of the arguments as the plugin received them (never the arguments themselves).
@@ -26,13 +34,15 @@ public struct AuditEvent: Sendable, Equatable {
         case internalError = "internal_error"
         case unavailable
         case overBudget = "over_budget"
+        case notFound = "not_found"
     }
 
-    public init(at: Date, owner: String, client: String?, tool: String, plugin: String, argumentsDigest: String, rows: Int, bytes: Int,
+    public init(at: Date, owner: String, client: String?, kind: Kind = .tool, tool: String, plugin: String, argumentsDigest: String, rows: Int, bytes: Int,
                 duration: Duration, outcome: Outcome) {
         self.at = at
         self.owner = owner
         self.client = client
+        self.kind = kind
         self.tool = tool
         self.plugin = plugin
         self.argumentsDigest = argumentsDigest

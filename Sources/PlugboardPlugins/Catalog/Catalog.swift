@@ -16,7 +16,7 @@ public final class Catalog: MCPCatalog {
     let resources: [CatalogResource]
     let prompts: [CatalogPrompt]
     private let promptsByName: [String: CatalogPrompt]
-    /// Every scope some tool declares (consulted on each authenticated request).
+    /// Every scope some tool, resource or prompt declares (consulted on each authenticated request).
     public let declaredScopes: Set<String>
     private let audit: (any AuditSink)?
     private let logger: Logger
@@ -32,7 +32,7 @@ public final class Catalog: MCPCatalog {
         self.resources = resources
         self.prompts = prompts
         self.promptsByName = Dictionary(prompts.map { ($0.manifest.name, $0) }, uniquingKeysWith: { first, _ in first })
-        self.declaredScopes = Set(tools.flatMap(\.manifest.scopes))
+        self.declaredScopes = Set(tools.flatMap(\.manifest.scopes) + resources.flatMap(\.manifest.scopes) + prompts.flatMap(\.manifest.scopes))
         self.audit = audit
         self.logger = logger
     }
@@ -64,9 +64,15 @@ public final class Catalog: MCPCatalog {
 
     // MARK: Lists
 
-    /// The scopes a tool needs, by a name it is served under; nil for an unknown tool.
-    public func scopes(ofTool name: String) -> [String]? {
-        tool(named: name)?.manifest.scopes
+    /// The scopes a request needs: a tool by a name it is served under (`tools/call`), a resource
+    /// by URI (`resources/read`) or a prompt by name (`prompts/get`); nil for an unknown one.
+    public func scopes(method: String, name: String) -> [String]? {
+        switch method {
+        case "tools/call": tool(named: name)?.manifest.scopes
+        case "resources/read": resource(at: name)?.entry.manifest.scopes
+        case "prompts/get": promptsByName[name]?.manifest.scopes
+        default: nil
+        }
     }
 
     public func tools(for caller: MCPCaller) -> [JSONValue] {
@@ -74,15 +80,50 @@ public final class Catalog: MCPCatalog {
     }
 
     public func resources(for caller: MCPCaller) -> [JSONValue] {
-        resources.filter { if case .uri = $0.manifest.address { true } else { false } }.map(\.listing)
+        resources.filter { caller.allows($0.manifest.scopes) && $0.isFixed }.map(\.listing)
     }
 
     public func resourceTemplates(for caller: MCPCaller) -> [JSONValue] {
-        resources.filter { if case .template = $0.manifest.address { true } else { false } }.map(\.listing)
+        resources.filter { caller.allows($0.manifest.scopes) && !$0.isFixed }.map(\.listing)
     }
 
     public func prompts(for caller: MCPCaller) -> [JSONValue] {
-        prompts.map(\.listing)
+        prompts.filter { caller.allows($0.manifest.scopes) }.map(\.listing)
+    }
+
+    private func resource(at uri: String) -> (entry: CatalogResource, parameters: [String: String])? {
+        resources.lazy.compactMap { entry in entry.match(uri).map { (entry, $0) } }.first
+    }
+
+    /// Records a resource read or prompt get like a tool call: what, for whom, how it ended.
+    private func audited(
+        _ kind: AuditEvent.Kind, _ name: String, plugin: String?, input: JSONValue, context: MCPCallContext,
+        _ body: (CallMeter) async throws(MCPError) -> (result: JSONValue, bytes: Int)
+    ) async throws(MCPError) -> JSONValue {
+        let started = ContinuousClock.now
+        let meter = CallMeter()
+        func record(_ outcome: AuditEvent.Outcome, bytes: Int) {
+            audit?.record(
+                AuditEvent(
+                    at: Date(), owner: context.caller.owner, client: context.caller.clientID, kind: kind, tool: name, plugin: plugin ?? "",
+                    argumentsDigest: SHA256.hash(data: input.jsonBytes).hexString, rows: meter.rows, bytes: bytes,
+                    duration: ContinuousClock.now - started, outcome: outcome))
+        }
+        do {
+            let (result, bytes) = try await body(meter)
+            record(.ok, bytes: bytes)
+            return result
+        } catch {
+            let outcome: AuditEvent.Outcome =
+                switch error.code {
+                case .resourceNotFound: .notFound
+                case .invalidParams: plugin == nil ? .notFound : .invalidArguments
+                case .requestCancelled: .cancelled
+                default: .internalError
+                }
+            record(outcome, bytes: 0)
+            throw error
+        }
     }
 
     // MARK: Tools
@@ -240,15 +281,25 @@ public final class Catalog: MCPCatalog {
     // MARK: Resources
 
     public func readResource(_ uri: String, context: MCPCallContext) async throws(MCPError) -> JSONValue {
-        guard let (resource, parameters) = resources.lazy.compactMap({ entry in entry.match(uri).map { (entry, $0) } }).first else {
-            throw MCPError(.resourceNotFound, "Resource not found: \(uri)", data: ["uri": .string(uri)])
+        let found = resource(at: uri).flatMap { context.caller.allows($0.entry.manifest.scopes) ? $0 : nil }
+        return try await audited(.resource, uri, plugin: found?.entry.plugin, input: .string(uri), context: context) { meter throws(MCPError) in
+            // Out of the token's scopes, a resource is as absent as one that does not exist.
+            guard let (resource, parameters) = found else {
+                throw MCPError(.resourceNotFound, "Resource not found: \(uri)", data: ["uri": .string(uri)])
+            }
+            return try await read(resource, uri: uri, parameters: parameters, meter: meter, context: context)
         }
+    }
+
+    private func read(
+        _ resource: CatalogResource, uri: String, parameters: [String: String], meter: CallMeter, context: MCPCallContext
+    ) async throws(MCPError) -> (result: JSONValue, bytes: Int) {
         let request: JSONValue = ["uri": .string(uri), "params": .object(JSONObject(parameters.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))]
         let outcome = await resource.transport.invoke(
             PluginCall(
                 handler: resource.manifest.handler, input: request.jsonBytes, owner: context.caller.owner,
                 timeout: .milliseconds(ToolLimits.defaults.timeoutMilliseconds), scope: Self.readScope(resource.plugin),
-                progress: context.progress, cancellation: context.cancellation))
+                progress: context.progress, cancellation: context.cancellation, meter: meter))
         let bytes: [UInt8]
         switch outcome {
         case .completed(PB_OK, let payload): bytes = payload
@@ -273,15 +324,26 @@ public final class Catalog: MCPCatalog {
             logger.error("plugin returned an invalid resource", metadata: ["plugin": "\(resource.plugin)", "uri": "\(uri)"])
             throw MCPError(.internalError, "Reading \(uri) returned an invalid result; the server log has the details.")
         }
-        return ["contents": .array(contents)]
+        return (["contents": .array(contents)], bytes.count)
     }
 
     // MARK: Prompts
 
     public func getPrompt(_ name: String, arguments: [String: String], context: MCPCallContext) async throws(MCPError) -> JSONValue {
-        guard let prompt = promptsByName[name] else {
-            throw MCPError(.invalidParams, "Unknown prompt '\(name)'. Call prompts/list for the available prompts.")
+        let prompt = promptsByName[name].flatMap { context.caller.allows($0.manifest.scopes) ? $0 : nil }
+        let input = JSONValue.object(JSONObject(arguments.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
+        return try await audited(.prompt, name, plugin: prompt?.plugin, input: input, context: context) { meter throws(MCPError) in
+            guard let prompt else {
+                throw MCPError(.invalidParams, "Unknown prompt '\(name)'. Call prompts/list for the available prompts.")
+            }
+            return try await render(prompt, arguments: arguments, meter: meter, context: context)
         }
+    }
+
+    private func render(
+        _ prompt: CatalogPrompt, arguments: [String: String], meter: CallMeter, context: MCPCallContext
+    ) async throws(MCPError) -> (result: JSONValue, bytes: Int) {
+        let name = prompt.manifest.name
         for argument in prompt.manifest.arguments where argument.required && (arguments[argument.name] ?? "").isEmpty {
             throw MCPError(.invalidParams, "Prompt '\(name)' needs the argument '\(argument.name)'.")
         }
@@ -289,15 +351,16 @@ public final class Catalog: MCPCatalog {
         case .template(let template):
             var result: JSONObject = [:]
             if let description = prompt.manifest.description { result["description"] = .string(description) }
-            result["messages"] = [["role": "user", "content": ["type": "text", "text": .string(PromptTemplate.render(template, arguments: arguments))]]]
-            return .object(result)
+            let text = PromptTemplate.render(template, arguments: arguments)
+            result["messages"] = [["role": "user", "content": ["type": "text", "text": .string(text)]]]
+            return (.object(result), text.utf8.count)
         case .handler(let handler):
             let input: JSONValue = ["arguments": .object(JSONObject(arguments.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))]
             let outcome = await prompt.transport.invoke(
                 PluginCall(
                     handler: handler, input: input.jsonBytes, owner: context.caller.owner,
                     timeout: .milliseconds(ToolLimits.defaults.timeoutMilliseconds), scope: Self.readScope(prompt.plugin),
-                    progress: context.progress, cancellation: context.cancellation))
+                    progress: context.progress, cancellation: context.cancellation, meter: meter))
             switch outcome {
             case .completed(PB_OK, let bytes):
                 guard let result = try? JSONValue(parsing: bytes), let messages = result["messages"]?.arrayValue,
@@ -306,7 +369,7 @@ public final class Catalog: MCPCatalog {
                     logger.error("plugin returned an invalid prompt", metadata: ["plugin": "\(prompt.plugin)", "prompt": "\(name)"])
                     throw MCPError(.internalError, "Prompt '\(name)' returned an invalid result; the server log has the details.")
                 }
-                return result
+                return (result, bytes.count)
             case .completed(PB_INVALID_ARGUMENTS, let bytes):
                 throw MCPError(.invalidParams, "Prompt '\(name)': \(String(decoding: bytes, as: UTF8.self))")
             case .cancelled:
@@ -323,14 +386,17 @@ public final class Catalog: MCPCatalog {
     public func complete(_ reference: CompletionReference, argument: String, prefix: String, caller: MCPCaller) throws(MCPError) -> [String] {
         switch reference {
         case .prompt(let name):
-            guard let prompt = promptsByName[name] else { throw MCPError(.invalidParams, "Unknown prompt '\(name)'") }
+            guard let prompt = promptsByName[name], caller.allows(prompt.manifest.scopes) else { throw MCPError(.invalidParams, "Unknown prompt '\(name)'") }
             guard let declared = prompt.manifest.arguments.first(where: { $0.name == argument }) else {
                 throw MCPError(.invalidParams, "Prompt '\(name)' has no argument '\(argument)'")
             }
             let lowered = prefix.lowercased()
             return Array(declared.values.filter { $0.lowercased().hasPrefix(lowered) }.prefix(100))
         case .resourceTemplate(let uri):
-            guard resources.contains(where: { if case .template(let template) = $0.manifest.address { template.source == uri } else { false } }) else {
+            guard resources.contains(where: { entry in
+                guard case .template(let template) = entry.manifest.address else { return false }
+                return template.source == uri && caller.allows(entry.manifest.scopes)
+            }) else {
                 throw MCPError(.invalidParams, "Unknown resource template '\(uri)'")
             }
             return []

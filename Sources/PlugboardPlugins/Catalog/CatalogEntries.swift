@@ -55,6 +55,11 @@ struct CatalogResource: Sendable {
         self.listing = .object(object)
     }
 
+    /// A fixed URI, as opposed to a template.
+    var isFixed: Bool {
+        if case .uri = manifest.address { true } else { false }
+    }
+
     /// The template variables if this entry serves `uri`, else nil.
     func match(_ uri: String) -> [String: String]? {
         switch manifest.address {

@@ -104,6 +104,8 @@ public struct ResourceManifest: Sendable {
     public var description: String?
     public var mimeType: String?
     public var handler: String
+    /// OAuth scopes a token needs to list and read it (none: every token of this server).
+    public var scopes: [String] = []
     public var line: Int
 }
 
@@ -121,6 +123,8 @@ public struct PromptManifest: Sendable {
     public var description: String?
     public var arguments: [PromptArgument]
     public var body: Body
+    /// OAuth scopes a token needs to list and get it (none: every token of this server).
+    public var scopes: [String] = []
     public var line: Int
 }
 

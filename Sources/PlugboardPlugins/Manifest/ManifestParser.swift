@@ -190,7 +190,7 @@ public enum ManifestParser {
     }
 
     private static func parseResource(_ node: YAMLNode) throws(PluginRefusal) -> ResourceManifest {
-        let keys = try node.mapping(allowed: ["uri", "uri_template", "name", "title", "description", "mime_type", "handler"])
+        let keys = try node.mapping(allowed: ["uri", "uri_template", "name", "title", "description", "mime_type", "handler", "scopes"])
         let address: ResourceManifest.Address
         switch (keys["uri"], keys["uri_template"]) {
         case (let uriNode?, nil):
@@ -219,12 +219,13 @@ public enum ManifestParser {
             description: try keys["description"]?.string(),
             mimeType: try keys["mime_type"]?.string(),
             handler: handler,
+            scopes: try keys["scopes"]?.strings() ?? [],
             line: node.line ?? 0
         )
     }
 
     private static func parsePrompt(_ node: YAMLNode) throws(PluginRefusal) -> PromptManifest {
-        let keys = try node.mapping(allowed: ["name", "title", "description", "arguments", "template", "handler"])
+        let keys = try node.mapping(allowed: ["name", "title", "description", "arguments", "template", "handler", "scopes"])
         guard let nameNode = keys["name"] else { throw node.error("missing 'name'") }
         let name = try nameNode.string()
         guard NameRules.isValid(name) else {
@@ -264,6 +265,7 @@ public enum ManifestParser {
             description: try keys["description"]?.string(),
             arguments: arguments,
             body: body,
+            scopes: try keys["scopes"]?.strings() ?? [],
             line: node.line ?? 0
         )
     }

@@ -92,26 +92,30 @@ struct ResourceGate: Sendable {
         }
     }
 
-    /// 403 when the request calls a tool whose scopes the token lacks (RFC 6750 §3.1), naming every
-    /// scope the call needs so the client can step up in one authorization.
+    /// 403 when the request calls a tool, reads a resource or gets a prompt whose scopes the token
+    /// lacks (RFC 6750 §3.1), naming every scope the request needs so the client can step up in
+    /// one authorization.
     func insufficientScope(_ body: [UInt8], request: Request, context: PlugboardRequestContext, caller: MCPCaller) -> Response? {
         let headers = request.headers
         guard let held = caller.scopes, let catalog = catalog(), !catalog.declaredScopes.isSubset(of: held) else { return nil }
-        var names: [String] = []
+        var targets: [(method: String, name: String)] = []
         if headers[.mcpMethod] == "tools/call", let name = headers[.mcpName] {
-            names = [name]
+            targets = [("tools/call", name)]
         } else if body.count < 1 << 20, let message = try? JSONValue(parsing: body) {
             let messages: [JSONValue] = if case .array(let batch) = message { batch } else { [message] }
-            names = messages.compactMap { message in
-                guard message["method"] == .string("tools/call"), case .string(let name)? = message["params"]?["name"] else { return nil }
-                return name
+            targets = messages.compactMap { message in
+                guard case .string(let method)? = message["method"] else { return nil }
+                let key = method == "resources/read" ? "uri" : "name"
+                guard ["tools/call", "resources/read", "prompts/get"].contains(method), case .string(let name)? = message["params"]?[key] else { return nil }
+                return (method, name)
             }
         }
-        let needed = Set(names.flatMap { catalog.scopes(ofTool: $0) ?? [] })
+        let needed = Set(targets.flatMap { catalog.scopes(method: $0.method, name: $0.name) ?? [] })
         guard !needed.isSubset(of: held) else { return nil }
         let scope = ([ScopePolicy.base] + needed.subtracting([ScopePolicy.base]).sorted()).joined(separator: " ")
         return challenge(
-            .forbidden, base: origin.base(of: request, context: context), error: "insufficient_scope", description: "this tool needs the scopes \(scope)", scope: scope)
+            .forbidden, base: origin.base(of: request, context: context), error: "insufficient_scope", description: "this request needs the scopes \(scope)",
+            scope: scope)
     }
 
     private func challenge(
