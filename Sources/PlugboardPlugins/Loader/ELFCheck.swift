@@ -7,8 +7,17 @@ import Foundation
 /// SIGBUS inside ld.so, before any error can be reported. Every extent the headers name must lie
 /// inside the file.
 enum ELFCheck {
-    struct Incomplete: Error, CustomStringConvertible {
-        let description: String
+    enum Problem: Error, CustomStringConvertible {
+        /// Cut short: most likely a copy still in progress.
+        case incomplete(String)
+        /// Whole, but not a shared library this host can load.
+        case unusable(String)
+
+        var description: String {
+            switch self {
+            case .incomplete(let reason), .unusable(let reason): reason
+            }
+        }
     }
 
     static let machine: UInt16 = {
@@ -21,12 +30,12 @@ enum ELFCheck {
         #endif
     }()
 
-    static func validate(_ bytes: Data) throws(Incomplete) {
+    static func validate(_ bytes: Data) throws(Problem) {
         let size = UInt64(bytes.count)
-        func integer<T: FixedWidthInteger>(_ offset: UInt64, as: T.Type) throws(Incomplete) -> T {
+        func integer<T: FixedWidthInteger>(_ offset: UInt64, as: T.Type) throws(Problem) -> T {
             let width = UInt64(MemoryLayout<T>.size)
             guard offset <= size, size - offset >= width else {
-                throw Incomplete(description: "the file ends at byte \(size), inside its headers")
+                throw .incomplete("the file ends at byte \(size), inside its headers")
             }
             var value: T = 0
             for index in 0..<Int(width) {
@@ -34,23 +43,23 @@ enum ELFCheck {
             }
             return value
         }
-        guard size >= 64, bytes.prefix(4).elementsEqual([0x7f, 0x45, 0x4c, 0x46]) else {
-            throw Incomplete(description: size < 64 ? "\(size) bytes is too short for an ELF header" : "it is not an ELF file")
-        }
+        // What is there of the magic number must match, however little was written so far.
+        guard bytes.prefix(4).elementsEqual([0x7f, 0x45, 0x4c, 0x46].prefix(bytes.count)) else { throw .unusable("it is not an ELF file") }
+        guard size >= 64 else { throw .incomplete("\(size) bytes is too short for an ELF header") }
         guard try integer(4, as: UInt8.self) == 2, try integer(5, as: UInt8.self) == 1 else {
-            throw Incomplete(description: "it is not a 64-bit little-endian ELF file")
+            throw .unusable("it is not a 64-bit little-endian ELF file")
         }
-        guard try integer(16, as: UInt16.self) == 3 else { throw Incomplete(description: "it is not a shared object (ET_DYN)") }
+        guard try integer(16, as: UInt16.self) == 3 else { throw .unusable("it is not a shared object (ET_DYN)") }
         let machine = try integer(18, as: UInt16.self)
-        guard machine == Self.machine else { throw Incomplete(description: "it was built for another processor (e_machine \(machine))") }
+        guard machine == Self.machine else { throw .unusable("it was built for another processor (e_machine \(machine))") }
 
         let (programOffset, programSize, programCount) = (try integer(32, as: UInt64.self), try integer(54, as: UInt16.self), try integer(56, as: UInt16.self))
         let (sectionOffset, sectionSize, sectionCount) = (try integer(40, as: UInt64.self), try integer(58, as: UInt16.self), try integer(60, as: UInt16.self))
         guard programSize == 56, programCount > 0, fits(programOffset, UInt64(programCount) * 56, in: size) else {
-            throw Incomplete(description: "its program headers end past byte \(size)")
+            throw .incomplete("its program headers end past byte \(size)")
         }
         guard sectionCount == 0 || (sectionSize == 64 && fits(sectionOffset, UInt64(sectionCount) * 64, in: size)) else {
-            throw Incomplete(description: "its section headers end past byte \(size)")
+            throw .incomplete("its section headers end past byte \(size)")
         }
         var dynamic = false
         for index in 0..<UInt64(programCount) {
@@ -58,17 +67,17 @@ enum ELFCheck {
             let type = try integer(header, as: UInt32.self)
             let (offset, fileSize) = (try integer(header + 8, as: UInt64.self), try integer(header + 32, as: UInt64.self))
             guard fits(offset, fileSize, in: size) else {
-                throw Incomplete(description: "a segment ends at byte \(offset &+ fileSize), past its end at byte \(size)")
+                throw .incomplete("a segment ends at byte \(offset &+ fileSize), past its end at byte \(size)")
             }
             if type == 2 { dynamic = true }  // PT_DYNAMIC
         }
-        guard dynamic else { throw Incomplete(description: "it has no dynamic section") }
+        guard dynamic else { throw .incomplete("it has no dynamic section") }
         for index in 0..<UInt64(sectionCount) {
             let header = sectionOffset + index * 64
             guard try integer(header + 4, as: UInt32.self) != 8 else { continue }  // SHT_NOBITS takes no room in the file
             let (offset, sectionBytes) = (try integer(header + 24, as: UInt64.self), try integer(header + 32, as: UInt64.self))
             guard fits(offset, sectionBytes, in: size) else {
-                throw Incomplete(description: "a section ends at byte \(offset &+ sectionBytes), past its end at byte \(size)")
+                throw .incomplete("a section ends at byte \(offset &+ sectionBytes), past its end at byte \(size)")
             }
         }
     }

@@ -336,8 +336,10 @@ struct GenerationBuilder {
         }
         do {
             return (try LibraryStore(directory: "\(configuration.stateDirectory)/libraries").privateCopy(of: source, plugin: manifest.plugin), manifest)
-        } catch let incomplete as LibraryStore.Incomplete {
-            throw LoadFailure("library \(source) looks incomplete (still being copied?): \(incomplete); it is loaded once complete (copy it beside and rename it into place)")
+        } catch ELFCheck.Problem.incomplete(let reason) {
+            throw LoadFailure("library \(source) looks incomplete (still being copied?): \(reason); it is loaded once complete (copy it beside and rename it into place)")
+        } catch ELFCheck.Problem.unusable(let reason) {
+            throw LoadFailure("\(manifest.library) is not a plugin library for this machine: \(reason)")
         } catch {
             throw LoadFailure("cannot copy \(source) into \(configuration.stateDirectory)/libraries: \(error.localizedDescription)")
         }

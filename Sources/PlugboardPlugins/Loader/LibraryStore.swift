@@ -14,10 +14,6 @@ public struct LibraryStore: Sendable {
         self.directory = directory
     }
 
-    /// A library that is not (yet) a complete file: a copy in progress, most likely.
-    struct Incomplete: Error, CustomStringConvertible {
-        let description: String
-    }
 
     /// The private copy of `path` and the content's digest. Refuses a file that changes while it
     /// is read or is not a complete shared object for this machine: nothing maps it then.
@@ -25,13 +21,9 @@ public struct LibraryStore: Sendable {
         let before = try Self.stamp(path)
         let contents = try Data(contentsOf: URL(fileURLWithPath: path))
         guard try Self.stamp(path) == before, before.size == contents.count else {
-            throw Incomplete(description: "it changed while it was being read")
+            throw ELFCheck.Problem.incomplete("it changed while it was being read")
         }
-        do {
-            try ELFCheck.validate(contents)
-        } catch {
-            throw Incomplete(description: error.description)
-        }
+        try ELFCheck.validate(contents)
         let digest = SHA256.hash(data: contents).hexString
         let target = "\(directory)/\(plugin)-\(digest.prefix(32)).so"
         let manager = FileManager.default
