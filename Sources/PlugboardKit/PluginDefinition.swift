@@ -26,7 +26,7 @@ public struct PluginDefinition: Sendable {
             do {
                 arguments = try JSONDecoder().decode(Arguments.self, from: Data(input.isEmpty ? Array("{}".utf8) : input))
             } catch let error as DecodingError {
-                return PluginReply(status: PB_INVALID_ARGUMENTS, text: describe(error))
+                return PluginReply(status: PB_INVALID_ARGUMENTS, text: ArgumentError.describe(error, input: input))
             } catch {
                 return PluginReply(status: PB_INVALID_ARGUMENTS, text: "\(error)")
             }
@@ -110,26 +110,5 @@ private func runTool(_ body: () async throws -> ToolResult) async -> PluginReply
         return PluginReply(status: PB_OK, bytes: result.encoded())
     } catch {
         return PluginReply(error: error)
-    }
-}
-
-/// A readable account of why arguments did not decode: which field, and what was wrong.
-func describe(_ error: DecodingError) -> String {
-    func path(_ context: DecodingError.Context) -> String {
-        let components = context.codingPath.map { key in key.intValue.map { "[\($0)]" } ?? key.stringValue }
-        return components.isEmpty ? "arguments" : components.joined(separator: ".")
-    }
-    switch error {
-    case .keyNotFound(let key, let context):
-        let parent = path(context)
-        return "missing required argument '\(key.stringValue)'" + (context.codingPath.isEmpty ? "" : " in \(parent)")
-    case .typeMismatch(let type, let context):
-        return "argument \(path(context)) has the wrong type: expected \(type)"
-    case .valueNotFound(let type, let context):
-        return "argument \(path(context)) is null: expected \(type)"
-    case .dataCorrupted(let context):
-        return "argument \(path(context)) is invalid: \(context.debugDescription)"
-    @unknown default:
-        return "\(error)"
     }
 }

@@ -63,3 +63,39 @@ struct CapabilityScopesTests {
         await host.shutdown()
     }
 }
+
+/// What a model reads when its arguments do not fit the handler's Swift types.
+@Suite("Argument messages")
+struct ArgumentMessageTests {
+    @Test("a number for an Int field, or a string, names the argument, what it must be and what came")
+    func decodeMessages() async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        // The schema is looser than the Swift type, as happens when the two are written apart.
+        plugins.add(
+            "demo",
+            manifest: """
+                plugin: demo
+                library: libdemo.so
+                tools:
+                  - name: countdown
+                    handler: demo.countdown
+                    description: Counts down.
+                    input_schema: { type: object, properties: { steps: {}, delay_ms: { type: number } }, required: [steps] }
+                """)
+        let host = plugins.host()
+        #expect(await host.start().refusals.isEmpty)
+        func message(_ arguments: JSONObject) async throws -> String {
+            let lease = host.leaseCatalog()
+            defer { lease.release() }
+            let context = MCPCallContext(caller: MCPCaller(owner: "o"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
+            let result = try await lease.catalog.callTool("countdown", arguments: arguments, context: context)
+            #expect(result["isError"] == true)
+            return result["content"]?.arrayValue?.first?["text"]?.stringValue ?? ""
+        }
+        #expect(try await message(["steps": .double(2.5)]).contains("argument 'steps' must be an integer, got 2.5"))
+        #expect(try await message(["steps": "three"]).contains("argument 'steps' must be an integer, got \"three\""))
+        #expect(try await message(["steps": 1, "delay_ms": .double(1e30)]).contains("argument 'delay_ms' must be an integer, got 1e+30"))
+        await host.shutdown()
+    }
+}

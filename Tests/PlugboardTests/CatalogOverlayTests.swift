@@ -1,6 +1,7 @@
 import PlugboardJSON
 import PlugboardMCP
 import PlugboardPlugins
+import PlugboardServer
 import Testing
 
 @Suite("Catalog overlays", .serialized)
@@ -56,6 +57,31 @@ struct CatalogOverlayTests {
         #expect(report.refusals.first?.reason.hasPrefix("duplicate tool name 'say': already provided by plugin 'demo'") == true)
         #expect(tools.count == 4)
         await host.shutdown()
+    }
+
+    @Test("a clash made by a config.yaml rename points at config.yaml and the rename's line")
+    func renameCollisionInConfig() async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        plugins.addExample("demo")
+        plugins.addExample("echo_c")
+        let yaml = """
+            plugins:
+              folder: \(plugins.folder)
+              library_path: [\(TestSupport.buildFolder)]
+              state_dir: \(plugins.root)/state
+            tools:
+              echo:
+                name: say
+            """
+        let configuration = try ConfigurationLoader.parse(yaml: yaml, file: "/etc/plugboard/config.yaml")
+        let host = PluginHost(configuration: configuration.plugins, logger: TestSupport.logger)
+        let report = await host.start()
+        await host.shutdown()
+        let refusal = try #require(report.refusals.first)
+        #expect(refusal.file == "/etc/plugboard/config.yaml" && refusal.line == 7 && refusal.plugin == "echo_c", "\(refusal)")
+        #expect(refusal.reason.hasPrefix("renaming tool 'echo' ("), "\(refusal)")
+        #expect(refusal.reason.hasSuffix("to 'say': duplicate tool name 'say': already provided by plugin 'demo' (\(plugins.folder)/demo/manifest.yaml:8)"), "\(refusal)")
     }
 
     @Test("listing order is deterministic across loads")

@@ -48,7 +48,7 @@ struct IsolationTests {
         let crashed = try await call(host, "crash", ["mode": .string(mode)])
         #expect(crashed["isError"] == true)
         let text = crashed["content"]?.arrayValue?.first?["text"]?.stringValue ?? ""
-        #expect(text.contains("crashed while handling this call"), "\(text)")
+        #expect(text.contains("crashed while handling this call in handler 'versioned.crash' (killed by signal"), "\(text)")
         #expect(try await call(host, "say", ["text": "in-process"])["content"]?.arrayValue?.first?["text"] == "in-process")
         #expect(try await call(host, "answer")["content"]?.arrayValue?.first?["text"] == "v1")
         #expect(host.status.plugins.first { $0.name == "versioned" }?.workerRestarts == 1)
@@ -75,7 +75,7 @@ struct IsolationTests {
 
     @Test("a worker whose plugin fails or crashes in create refuses the plugin", arguments: [
         ("config: { fail_on_create: true }", "refusing to start: fail_on_create is set"),
-        ("config: { crash_on_create: true }", "the plugin worker exited while starting (killed by signal 11)"),
+        ("config: { crash_on_create: true }", "the plugin worker exited while starting (killed by signal 11, SIGSEGV)"),
     ])
     func createFailures(config: String, reason: String) async {
         let plugins = PluginFolder()

@@ -90,16 +90,17 @@ async def test_worker_crashes_fail_only_the_call_in_flight(versioned_server):
                     elapsed = time.monotonic() - began
                     assert result.is_error is True, f"{mode}: {result.content!r}"
                     assert elapsed < CRASH_ANSWER_S, f"{mode}: the error result took {elapsed:.2f} s"
+                    name = {11: "SIGSEGV", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT"}.get(signal)
                     assert text_of(result) == (
-                        f"The tool 'crash' is unavailable: plugin 'versioned' crashed while handling this call "
-                        f"(killed by signal {signal}); it is being restarted. Try again."
+                        f"The tool 'crash' is unavailable: plugin 'versioned' crashed while handling this call in handler "
+                        f"'versioned.crash' (killed by signal {signal}{', ' + name if name else ''}); it is being restarted. Try again."
                     )
                     # The next call waits for the restarted worker and succeeds.
                     following = await client.call_tool("answer", {})
                     assert following.is_error is False and text_of(following) == "v1", following.content
                     crash_windows.append((began, time.monotonic()))
                     line = server.wait_for_log(r"plugin worker died", since=mark)
-                    assert f"killed by signal {signal}" in line and "1 call(s) failed" in line
+                    assert f"killed by signal {signal}" in line and "in handler versioned.crash" in line and "1 call(s) failed" in line
                     restarted = server.worker_pids()
                     assert len(restarted) == 1 and restarted[0] not in workers, (workers, restarted)
                     await wait_until(lambda: process_gone(workers[-1]), 5, f"worker {workers[-1]} gone")

@@ -321,7 +321,7 @@ def init_failure(server: PlugboardServer) -> str:
 
 def isolated_init_crash(server: PlugboardServer) -> str:
     server.write_manifest("versioned", versioned_manifest(config={"crash_on_create": True}, isolation="process"))
-    return "plugin 'versioned': the plugin worker exited while starting (killed by signal 11)"
+    return "plugin 'versioned': the plugin worker exited while starting (killed by signal 11, SIGSEGV)"
 
 
 @pytest.mark.parametrize(

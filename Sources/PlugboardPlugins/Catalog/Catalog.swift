@@ -195,6 +195,10 @@ public final class Catalog: MCPCatalog {
         case PB_TOOL_ERROR:
             return (Self.errorResult(message.isEmpty ? "The tool '\(tool.name)' failed." : message), .toolError)
         case PB_INVALID_ARGUMENTS:
+            // Past the schema but refused by the handler: the schema is looser than the handler's
+            // types, which the plugin's author should hear about.
+            logger.notice(
+                "plugin refused arguments its input_schema accepts", metadata: ["plugin": "\(tool.plugin)", "tool": "\(tool.name)", "reason": "\(message)"])
             return (Self.errorResult("Invalid arguments for tool '\(tool.name)': \(message)"), .invalidArguments)
         case PB_NOT_FOUND:
             return (Self.errorResult(message.isEmpty ? "Not found." : "Not found: \(message)"), .toolError)

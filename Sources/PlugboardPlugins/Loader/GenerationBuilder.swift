@@ -269,12 +269,21 @@ struct GenerationBuilder {
                 let overlay = configuration.toolOverlays[tool.name]
                 if overlay?.enabled == false { continue }
                 let name = overlay?.name ?? tool.name
+                // A clash a config.yaml rename made is reported where the rename is written.
+                func refusal(_ reason: String) -> PluginRefusal {
+                    guard let overlay, overlay.name != nil, let file = overlay.file else {
+                        return PluginRefusal(file: manifest.file, line: tool.line, plugin: manifest.plugin, reason: reason)
+                    }
+                    return PluginRefusal(
+                        file: file, line: overlay.line, plugin: manifest.plugin,
+                        reason: "renaming tool '\(tool.name)' (\(manifest.file):\(tool.line)) to '\(name)': \(reason)")
+                }
                 if let line = seen[name] {
-                    refusals.append(PluginRefusal(file: manifest.file, line: tool.line, plugin: manifest.plugin, reason: "tool name '\(name)' (after config.yaml overlays) is used twice (also at line \(line))"))
+                    refusals.append(refusal("tool name '\(name)' (after config.yaml overlays) is used twice (also at line \(line))"))
                     continue manifestLoop
                 }
                 if let owner = toolOwners[name] {
-                    refusals.append(PluginRefusal(file: manifest.file, line: tool.line, plugin: manifest.plugin, reason: "duplicate tool name '\(name)': already provided by \(owner)"))
+                    refusals.append(refusal("duplicate tool name '\(name)': already provided by \(owner)"))
                     continue manifestLoop
                 }
                 seen[name] = tool.line

@@ -31,7 +31,8 @@ public final class WorkerPlugin: PluginTransport {
         var nextWaiter: UInt64 = 0
         /// Waiters whose time ran out before they started waiting.
         var expired = Set<UInt64>()
-        var inFlight = Set<UInt64>()
+        /// The calls on the worker now, with their handlers (to say what a crash interrupted).
+        var inFlight: [UInt64: String] = [:]
         var restarts = 0
         var consecutiveFailures = 0
     }
@@ -117,10 +118,10 @@ public final class WorkerPlugin: PluginTransport {
                     instance: identity, owner: call.owner, scope: call.scope, meter: call.meter, continuation: continuation, progress: call.progress,
                     deadline: ContinuousClock().now.advanced(by: call.timeout),
                     cancelPlugin: { [weak self] in
-                        self?.state.withLock { _ = $0.inFlight.remove(id) }
+                        self?.state.withLock { _ = $0.inFlight.removeValue(forKey: id) }
                         sender.send(.cancel(call: id))
                     }))
-            state.withLock { _ = $0.inFlight.insert(id) }
+            state.withLock { $0.inFlight[id] = call.handler }
             call.cancellation?.onCancel { registry.cancel(id) }
             if !sender.send(.invoke(call: id, handler: call.handler, owner: call.owner, input: call.input)) {
                 // The worker died under us; its exit handler fails the call (if it has not yet).
@@ -265,7 +266,7 @@ public final class WorkerPlugin: PluginTransport {
     private func receive(_ frame: WorkerFrame, from worker: Worker) {
         switch frame {
         case .complete(let call, let status, let bytes):
-            state.withLock { _ = $0.inFlight.remove(call) }
+            state.withLock { _ = $0.inFlight.removeValue(forKey: call) }
             registry.complete(call, status: status, bytes: bytes, from: identity)
         case .progress(let call, let progress, let total, let message):
             guard progress.isFinite else { return }
@@ -294,12 +295,12 @@ public final class WorkerPlugin: PluginTransport {
 
     /// The worker died: fail its calls in flight and start a new one, with backoff.
     private func workerExited(_ worker: Worker) {
-        let (lost, retired, failures) = state.withLock { state -> ([UInt64], Bool, Int) in
-            guard state.worker === worker else { return ([], true, 0) }
+        let (lost, retired, failures) = state.withLock { state -> ([UInt64: String], Bool, Int) in
+            guard state.worker === worker else { return ([:], true, 0) }
             state.ready = false
             state.worker = nil
-            let lost = Array(state.inFlight)
-            state.inFlight = []
+            let lost = state.inFlight
+            state.inFlight = [:]
             // A worker that ran a while was healthy: start the backoff afresh.
             state.consecutiveFailures = ContinuousClock.now - worker.startedAt > .seconds(30) ? 1 : state.consecutiveFailures + 1
             return (lost, state.retired, state.consecutiveFailures)
@@ -307,9 +308,13 @@ public final class WorkerPlugin: PluginTransport {
         worker.closeInput()
         guard !retired else { return }
         let reason = Self.describe(worker.process)
-        logger.error("plugin worker died (\(reason)); \(lost.count) call(s) failed; restarting", metadata: ["plugin": "\(plugin)"])
-        for call in lost {
-            registry.finish(call, with: .unavailable("plugin '\(plugin)' crashed while handling this call (\(reason)); it is being restarted"))
+        let handlers = Set(lost.values).sorted().joined(separator: ", ")
+        logger.error(
+            "plugin worker died (\(reason)) in \(lost.isEmpty ? "no call" : "handler \(handlers)"); \(lost.count) call(s) failed; restarting",
+            metadata: ["plugin": "\(plugin)"])
+        for (call, handler) in lost {
+            registry.finish(
+                call, with: .unavailable("plugin '\(plugin)' crashed while handling this call in handler '\(handler)' (\(reason)); it is being restarted"))
         }
         let delay = Duration.milliseconds(min(5_000, 50 << min(failures - 1, 7)))
         Task {
@@ -341,7 +346,9 @@ public final class WorkerPlugin: PluginTransport {
     private static func describe(_ process: Process) -> String {
         guard !process.isRunning else { return "still running" }
         switch process.terminationReason {
-        case .uncaughtSignal: return "killed by signal \(process.terminationStatus)"
+        case .uncaughtSignal:
+            let names: [Int32: String] = [SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGABRT: "SIGABRT", SIGILL: "SIGILL", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGTRAP: "SIGTRAP"]
+            return "killed by signal \(process.terminationStatus)" + (names[process.terminationStatus].map { ", \($0)" } ?? "")
         case .exit: return "exited with status \(process.terminationStatus)"
         @unknown default: return "ended"
         }

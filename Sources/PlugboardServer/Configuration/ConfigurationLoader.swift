@@ -150,7 +150,8 @@ public enum ConfigurationLoader {
                     throw (fields["name"] ?? entry).error("invalid tool name '\(rename)': names must match \(NameRules.pattern)")
                 }
                 overlays[toolName] = ToolOverlay(
-                    name: rename, description: try fields["description"]?.string(), enabled: try fields["enabled"]?.bool())
+                    name: rename, description: try fields["description"]?.string(), enabled: try fields["enabled"]?.bool(), file: file,
+                    line: entry.line)
             }
         }
         var isolation: [String: Isolation] = [:]
