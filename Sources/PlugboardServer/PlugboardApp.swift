@@ -16,6 +16,8 @@ public struct PlugboardApp: Sendable {
     /// The store of the database holding the plugins' tables (the same one unless `data.url`).
     let dataStore: any HostStore
     let audit: AuditLog
+    /// Whether every plugin's scoping is set up, for `/readyz`.
+    let dataReadiness: any DataReadiness
     let logger: Logger
 
     /// Refuses configurations that would be unsafe to serve and opens the database.
@@ -45,7 +47,7 @@ public struct PlugboardApp: Sendable {
         store = try Self.store(at: configuration.database, logger: logger)
         // The seed creates the plugins' tables, so it runs where they live.
         dataStore = configuration.data.location == configuration.database ? store : try Self.store(at: configuration.data.location, logger: logger)
-        let data: any DataService
+        let data: any DataService & DataReadiness
         switch configuration.data.source {
         case .sqlite(let path):
             data = try SQLiteScopedData(path: path, logger: logger)
@@ -53,6 +55,7 @@ public struct PlugboardApp: Sendable {
             data = try PostgresScopedData(query: query, owner: owner, superuser: superuser, logger: logger)
         }
         audit = AuditLog(store: store, logger: logger)
+        dataReadiness = data
         self.plugins = PluginHost(configuration: configuration.plugins, data: data, audit: audit, logger: logger)
         self.server = MCPServer(
             description: ServerDescription(
@@ -111,10 +114,12 @@ public struct PlugboardApp: Sendable {
             router.on("/mcp", method: method) { request, context in await endpoint.respond(to: request, context: context) }
         }
         router.get("/healthz") { _, _ in "ok\n" }
-        router.get("/readyz") { [plugins] _, _ -> Response in
+        router.get("/readyz") { [plugins, dataReadiness] _, _ -> Response in
             plugins.currentGeneration == nil
                 ? Response(status: .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: "loading\n")))
-                : Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ready\n")))
+                : dataReadiness.unready != nil
+                    ? Response(status: .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: "scoping not set up\n")))
+                    : Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ready\n")))
         }
         let app = Application(
             router: router,

@@ -65,6 +65,8 @@ final class PostgresScopingTests {
           ('alice', 'alice-p1', 1), ('alice', 'alice-p2', 1), ('bob', 'BOB-SECRET-PROJECT', 2), ('bob', '12345', 2);
         INSERT INTO currencies VALUES ('EUR', 'Euro'), ('USD', 'US dollar');
         INSERT INTO secrets (owner_id, secret) VALUES ('alice', 'alice-secret'), ('bob', 'bob-secret');
+        CREATE TABLE plugboard_audit (id BIGSERIAL PRIMARY KEY, owner TEXT NOT NULL);
+        INSERT INTO plugboard_audit (owner) VALUES ('bob'), ('bob'), ('alice');
         """
 
     let plugins = PluginFolder()
@@ -77,24 +79,18 @@ final class PostgresScopingTests {
         data = try PostgresScopedData(
             query: try PostgresLocation(url: TestPostgres.url(user: "pb_query", database: database)),
             owner: try PostgresLocation(url: TestPostgres.url(user: "pb_owner", database: database)), superuser: nil, logger: TestSupport.logger)
-        let declarations = [
-            PluginTables(
-                plugin: "hostile", manifest: "manifest.yaml",
-                tables: [
-                    TableDeclaration(name: "projects", ownerColumn: "owner_id", shared: false),
-                    TableDeclaration(name: "customers", ownerColumn: "owner_id", shared: false),
-                    TableDeclaration(name: "currencies", ownerColumn: nil, shared: true),
-                ], writes: true)
-        ]
+        let declarations = Self.declarations
         // The owner of the tables cannot do the superuser part: the host says so, with the SQL.
         let problems = await data.prepare(declarations)
         let problem = try #require(problems["hostile"])
         #expect(problem.contains("PUBLIC cannot execute set_config"))
         #expect(problem.contains("REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC;"))
+        #expect(problem.contains("PUBLIC cannot execute the functions that observe other calls"))
+        #expect(data.unready != nil, "not ready while a plugin's scoping is not set up")
         // A superuser runs it; now everything checks out.
-        let scoping = PostgresScoping(queryRole: "pb_query", database: database)
-        try await TestPostgres.execute(scoping.superuserStatements(owner: "pb_owner").joined(separator: ";\n"), user: "postgres", database: database)
+        try await TestPostgres.execute(Self.superuserSQL(database), user: "postgres", database: database)
         #expect(await data.prepare(declarations).isEmpty)
+        #expect(data.unready == nil)
 
         plugins.add("hostile", manifest: ScopingAttacks.manifest)
         host = PluginHost(
@@ -106,6 +102,138 @@ final class PostgresScopingTests {
 
     deinit {
         plugins.remove()
+    }
+
+    static let declarations = [
+        PluginTables(
+            plugin: "hostile", manifest: "manifest.yaml",
+            tables: [
+                TableDeclaration(name: "projects", ownerColumn: "owner_id", shared: false),
+                TableDeclaration(name: "customers", ownerColumn: "owner_id", shared: false),
+                TableDeclaration(name: "currencies", ownerColumn: nil, shared: true),
+            ], writes: true)
+    ]
+
+    /// The superuser part of the hardening, as a DBA would run it (one script).
+    static func superuserSQL(_ database: String) -> String {
+        PostgresScoping(queryRole: "pb_query", database: database).superuserStatements(owner: "pb_owner").joined(separator: ";\n")
+    }
+
+    /// A second host on the same database whose plugin queries share one pooled connection: every
+    /// call runs on the connection the previous call used.
+    func oneConnectionHost() async throws -> (host: PluginHost, folder: PluginFolder) {
+        let data = try PostgresScopedData(
+            query: try PostgresLocation(url: TestPostgres.url(user: "pb_query", database: database)),
+            owner: try PostgresLocation(url: TestPostgres.url(user: "pb_owner", database: database)), superuser: nil, connections: 1,
+            logger: TestSupport.logger)
+        let folder = PluginFolder()
+        folder.add("hostile", manifest: ScopingAttacks.manifest)
+        let host = PluginHost(
+            configuration: PluginHostConfiguration(folder: folder.folder, librarySearchPath: [TestSupport.buildFolder], stateDirectory: "\(folder.root)/state"),
+            data: data, logger: TestSupport.logger)
+        let report = await host.start()
+        guard report.refusals.isEmpty else { throw TestFailure("\(report.refusals)") }
+        return (host, folder)
+    }
+
+    @Test("side channels: after bob's calls on the same pooled connection, alice learns nothing of them")
+    func sideChannels() async throws {
+        let (host, folder) = try await oneConnectionHost()
+        defer { folder.remove() }
+        let catalog = host.servingCatalog
+        let sequences = "SELECT (SELECT last_value FROM plugboard_audit_id_seq)::text || '/' || (SELECT last_value FROM secrets_id_seq)::text"
+        let before = try await TestPostgres.rows(sequences, user: "postgres", database: database)
+        // Bob writes, and repeats a read with a literal until it is a prepared statement on the connection.
+        let insert = ScopingAttacks.Attack(name: "bob inserts", sql: "INSERT INTO projects (name) VALUES ('BOB-SECRET-PROJECT') RETURNING id", writes: true, expect: .count(1))
+        let bobsID = try await ScopingAttacks.run(insert, on: catalog, owner: "bob", postgres: true)["structuredContent"]?["rows"]?.arrayValue?.first?.arrayValue?.first?.integerValue
+        let literal = ScopingAttacks.Attack(name: "bob's literal", sql: "SELECT name FROM projects WHERE name <> 'BOBSECRET-LITERAL'", expect: .count(3))
+        for _ in 1...3 { _ = try await ScopingAttacks.run(literal, on: catalog, owner: "bob", postgres: true) }
+        _ = try await ScopingAttacks.run(insert, on: catalog, owner: "bob", postgres: true)
+
+        let refused = "query refused: it uses something this plugin may not use"
+        let probes: [ScopingAttacks.Attack] = [
+            .init(name: "prepared statements", sql: "SELECT name, statement FROM pg_prepared_statement()", expect: .refused(refused)),
+            .init(name: "prepared statements view", sql: "SELECT name, statement FROM pg_prepared_statements", expect: .refused(refused)),
+            .init(name: "cursors", sql: "SELECT name, statement FROM pg_cursor()", expect: .refused(refused)),
+            .init(name: "lastval", sql: "SELECT lastval()", expect: .refused(refused)),
+            .init(name: "currval", sql: "SELECT currval('projects_id_seq')", expect: .refused(refused)),
+            .init(name: "currval in a writing tool", sql: "SELECT currval('projects_id_seq')", writes: true, expect: .refused(refused)),
+            .init(name: "pending statistics", sql: "SELECT pg_stat_get_xact_tuples_inserted('projects'::regclass)", expect: .refused(refused)),
+            .init(name: "live tuples", sql: "SELECT pg_stat_get_live_tuples('projects'::regclass)", expect: .refused(refused)),
+            .init(name: "tuples inserted", sql: "SELECT pg_stat_get_tuples_inserted('projects'::regclass)", expect: .refused(refused)),
+            .init(name: "statistics view", sql: "SELECT n_live_tup FROM pg_stat_user_tables", expect: .refused(refused)),
+            .init(name: "I/O statistics view", sql: "SELECT heap_blks_hit FROM pg_statio_user_tables", expect: .refused(refused)),
+            .init(name: "other sessions", sql: "SELECT count(*) FROM pg_stat_get_activity(NULL) AS a", expect: .refused(refused)),
+            .init(name: "the host's audit count", sql: "SELECT pg_sequence_last_value('plugboard_audit_id_seq')", expect: .refused(refused)),
+            .init(name: "a sequence read as a table", sql: "SELECT last_value FROM projects_id_seq", expect: .refused(refused)),
+            .init(name: "nextval on the host's sequence", sql: "SELECT nextval('plugboard_audit_id_seq')", writes: true, expect: .refused(refused)),
+            .init(name: "nextval on an undeclared table's sequence", sql: "SELECT nextval('secrets_id_seq')", writes: true, expect: .refused(refused)),
+            .init(name: "setval on its own table's sequence", sql: "SELECT setval('projects_id_seq', 1)", writes: true, expect: .refused(refused)),
+            .init(name: "relation size", sql: "SELECT pg_relation_size('projects')", expect: .refused(refused)),
+            .init(name: "row positions past row-level security", sql: "SELECT currtid2('projects', '(0,3)')", expect: .refused(refused)),
+            .init(name: "transaction counter", sql: "SELECT txid_current()", expect: .refused(refused)),
+            .init(name: "transaction age", sql: "SELECT age('3'::xid)", expect: .refused(refused)),
+            .init(name: "SQL text past the gate", sql: "SELECT query_to_xml('SELECT * FROM projects', true, false, '')", expect: .refused(refused)),
+            .init(name: "locks", sql: "SELECT count(*) FROM pg_lock_status() AS l", expect: .refused(refused)),
+            .init(name: "advisory locks", sql: "SELECT pg_try_advisory_xact_lock(1)", expect: .refused(refused)),
+            .init(name: "a view's definition", sql: "SELECT pg_get_viewdef('project_names'::regclass)", expect: .refused(refused)),
+            .init(name: "unterminated comment", sql: "SELECT id FROM projects /* unterminated", expect: .refused("the statement has an unterminated /* comment")),
+        ]
+        for probe in probes {
+            let result = try await ScopingAttacks.run(probe, on: catalog, owner: "alice", postgres: true)
+            let text = result.jsonString
+            #expect(!text.contains("BOBSECRET"), "\(probe.name): \(text)")
+            if let bobsID { #expect(!text.contains("\(bobsID)"), "\(probe.name): bob's id in \(text)") }
+        }
+        let after = try await TestPostgres.rows(sequences, user: "postgres", database: database)
+        #expect(after == before, "no sequence but its own moved")
+    }
+
+    @Test("sequence values a write leaves in the session are gone before the connection serves the next call")
+    func sequenceState() async throws {
+        let (host, folder) = try await oneConnectionHost()
+        defer { folder.remove() }
+        // currval and lastval are revoked; granted back here, they show what the session holds.
+        let role = PostgresScoping.role(for: "hostile")
+        try await TestPostgres.execute(
+            "GRANT EXECUTE ON FUNCTION currval(regclass), lastval() TO \(role)", user: "postgres", database: database)
+        defer { Task { [database] in try? await TestPostgres.execute("REVOKE EXECUTE ON FUNCTION currval(regclass), lastval() FROM \(role)", user: "postgres", database: database) } }
+        let insert = ScopingAttacks.Attack(name: "bob inserts", sql: "INSERT INTO projects (name) VALUES ('bob-new') RETURNING id", writes: true, expect: .count(1))
+        _ = try await ScopingAttacks.run(insert, on: host.servingCatalog, owner: "bob", postgres: true)
+        for (sql, writes) in [("SELECT currval('projects_id_seq')", false), ("SELECT lastval()", false), ("SELECT lastval()", true)] {
+            // 55000: not yet defined in this session.
+            let probe = ScopingAttacks.Attack(name: sql, sql: sql, writes: writes, expect: .refused("the query failed (SQLSTATE 55000)"))
+            _ = try await ScopingAttacks.run(probe, on: host.servingCatalog, owner: "alice", postgres: true)
+        }
+    }
+
+    @Test("three instances setting scoping up on one database at the same moment all succeed")
+    func concurrentSetUp() async throws {
+        let database = try await TestPostgres.database(schema: Self.schema)
+        func instance() throws -> PostgresScopedData {
+            try PostgresScopedData(
+                query: try PostgresLocation(url: TestPostgres.url(user: "pb_query", database: database)),
+                owner: try PostgresLocation(url: TestPostgres.url(user: "pb_owner", database: database)),
+                superuser: try PostgresLocation(url: TestPostgres.url(user: "postgres", database: database)), logger: TestSupport.logger)
+        }
+        let fresh = (1...3).map { number in
+            PluginTables(
+                plugin: "race-\(UUID().uuidString.prefix(8))-\(number)", manifest: "manifest.yaml", tables: Self.declarations[0].tables,
+                writes: number != 2)
+        }
+        // Plugins whose roles do not exist yet (all three create them), then the same plugins
+        // again as after a restart (all three grant and revoke on the same objects).
+        for (round, declarations) in [fresh, fresh].enumerated() {
+            let instances = try (1...3).map { _ in try instance() }
+            let outcomes = await withTaskGroup(of: [String: String].self) { group in
+                for data in instances { group.addTask { await data.prepare(declarations) } }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            let problems = outcomes.filter { !$0.isEmpty }
+            #expect(problems.isEmpty, "round \(round): \(problems)")
+            let unready = instances.compactMap(\.unready)
+            #expect(unready.isEmpty, "round \(round): not ready: \(unready)")
+        }
     }
 
     @Test("reads never return another owner's rows, unprepared or prepared", arguments: ScopingAttacks.reads)

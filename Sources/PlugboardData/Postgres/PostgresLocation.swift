@@ -53,7 +53,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         return configuration
     }
 
-    func clientConfiguration() throws -> PostgresClient.Configuration {
+    func clientConfiguration(maximumConnections: Int? = nil) throws -> PostgresClient.Configuration {
         var configuration =
             if let socketDirectory {
                 PostgresClient.Configuration(
@@ -68,6 +68,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         // deadline even when cancelled) each time a connection goes back to the pool, i.e. on
         // every plugin query, next to the idle timer the pool schedules then too.
         configuration.options.keepAliveBehavior = nil
+        if let maximumConnections { configuration.options.maximumConnections = maximumConnections }
         return configuration
     }
 }
@@ -84,9 +85,9 @@ final class PostgresPool: Sendable {
     let location: PostgresLocation
     private let runner: Task<Void, Never>
 
-    init(_ location: PostgresLocation, logger: Logger) throws {
+    init(_ location: PostgresLocation, maximumConnections: Int? = nil, logger: Logger) throws {
         self.location = location
-        let client = PostgresClient(configuration: try location.clientConfiguration(), backgroundLogger: logger)
+        let client = PostgresClient(configuration: try location.clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: logger)
         self.client = client
         self.runner = Task { await client.run() }
     }

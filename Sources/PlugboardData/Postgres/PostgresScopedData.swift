@@ -15,7 +15,7 @@ import Synchronization
 /// The extended protocol compiles exactly one statement per call. The statements around the
 /// plugin's are prepared once per connection (`ScopeStatements`), and so are the reads a plugin
 /// repeats (`PreparedReads`): planning is most of what a short read costs the server.
-public final class PostgresScopedData: DataService {
+public final class PostgresScopedData: DataService, DataReadiness {
     private let queries: PostgresPool
     private let owner: PostgresPool
     private let superuser: PostgresPool?
@@ -24,6 +24,8 @@ public final class PostgresScopedData: DataService {
     let reads = PreparedReads()
     /// The declarations last prepared, and the plugins among them that may query.
     private let prepared = Mutex<(declarations: [PluginTables], servable: Set<String>)?>(nil)
+    /// Why the last preparation could not set scoping up for some plugin (`DataReadiness`).
+    private let setUpFailure = Mutex<String?>(nil)
     private let logger: Logger
 
     /// - Parameters:
@@ -31,8 +33,9 @@ public final class PostgresScopedData: DataService {
     ///   - owner: the owner of the plugins' tables (CREATEROLE), which sets up roles and policies.
     ///   - superuser: a superuser login for the hardening only a superuser can do; nil when a DBA
     ///     runs that SQL (the host prints it and refuses to serve queries until it has run).
-    public init(query: PostgresLocation, owner: PostgresLocation, superuser: PostgresLocation?, logger: Logger) throws {
-        self.queries = try PostgresPool(query, logger: logger)
+    ///   - connections: the most connections plugin queries use at once (PostgresNIO's default when nil).
+    public init(query: PostgresLocation, owner: PostgresLocation, superuser: PostgresLocation?, connections: Int? = nil, logger: Logger) throws {
+        self.queries = try PostgresPool(query, maximumConnections: connections, logger: logger)
         self.owner = try PostgresPool(owner, logger: logger)
         self.superuser = try superuser.map { try PostgresPool($0, logger: logger) }
         self.scoping = PostgresScoping(queryRole: query.user, database: query.database)
@@ -48,14 +51,22 @@ public final class PostgresScopedData: DataService {
             try await queries.probe(logger: logger)
             var problems = try await describeTables(declarations)
             try await setUp(declarations.filter { problems[$0.plugin] == nil })
-            problems.merge(try await verify(declarations.filter { problems[$0.plugin] == nil }), uniquingKeysWith: { first, _ in first })
+            let failed = try await verify(declarations.filter { problems[$0.plugin] == nil })
+            problems.merge(failed, uniquingKeysWith: { first, _ in first })
             let servable = Set(declarations.map(\.plugin).filter { problems[$0] == nil })
             prepared.withLock { $0 = (declarations, servable) }
+            setUpFailure.withLock { $0 = failed.isEmpty ? nil : "PostgreSQL scoping is not set up for " + failed.keys.sorted().joined(separator: ", ") }
             return problems
         } catch {
             logger.error("cannot prepare PostgreSQL scoping: \(String(reflecting: error))")
-            return Dictionary(declarations.map { ($0.plugin, "cannot prepare PostgreSQL scoping: \(PostgresErrorText.describe(error))") }, uniquingKeysWith: { first, _ in first })
+            let text = "cannot prepare PostgreSQL scoping: \(PostgresErrorText.describe(error))"
+            setUpFailure.withLock { $0 = text }
+            return Dictionary(declarations.map { ($0.plugin, text) }, uniquingKeysWith: { first, _ in first })
         }
+    }
+
+    public var unready: String? {
+        setUpFailure.withLock { $0 }
     }
 
     /// Refuses plugins whose declared tables or owner columns do not exist.
@@ -88,29 +99,74 @@ public final class PostgresScopedData: DataService {
     }
 
     /// Runs the owner part of the setup, then the superuser part when a superuser login is configured.
+    /// Each part is one transaction, so calls never see half of it, and is run again when another
+    /// instance setting up the same database at the same moment got in its way.
     private func setUp(_ declarations: [PluginTables]) async throws {
         guard !declarations.isEmpty else { return }
-        try await owner.client.withConnection { connection in
-            // Roles first: the query login (if the DBA has not made it) and one per plugin.
-            let roles = [(scoping.queryRole, "LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS")]
-                + declarations.map { (PostgresScoping.role(for: $0.plugin), "NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS") }
-            for (role, attributes) in roles {
-                let existing = try await connection.query("SELECT 1 FROM pg_roles WHERE rolname = \(role)", logger: logger)
-                var exists = false
-                for try await _ in existing { exists = true }
-                if !exists {
-                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(PostgresScoping.quote(role)) \(attributes)"), logger: logger)
+        try await retryingConcurrentUpdates {
+            try await owner.client.withTransaction(logger: logger) { connection in
+                // Roles first: the query login (if the DBA has not made it) and one per plugin.
+                let roles = [(scoping.queryRole, "LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS")]
+                    + declarations.map { (PostgresScoping.role(for: $0.plugin), "NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS") }
+                for (role, attributes) in roles {
+                    let existing = try await connection.query("SELECT 1 FROM pg_roles WHERE rolname = \(role)", logger: logger)
+                    var exists = false
+                    for try await _ in existing { exists = true }
+                    if !exists {
+                        try await connection.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(PostgresScoping.quote(role)) \(attributes)"), logger: logger)
+                    }
                 }
-            }
-            for statement in scoping.ownerStatements(for: declarations) {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                var sequences: [String: [String]] = [:]
+                let rows = try await connection.query(PostgresQuery(unsafeSQL: PostgresScoping.serialSequencesQuery), logger: logger)
+                for try await (table, sequence) in rows.decode((String, String).self) { sequences[table, default: []].append(sequence) }
+                for statement in scoping.ownerStatements(for: declarations, sequences: sequences) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
             }
         }
         guard let superuser else { return }
-        try await superuser.client.withConnection { connection in
-            for statement in scoping.superuserStatements(owner: owner.location.user) {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+        try await retryingConcurrentUpdates {
+            try await superuser.client.withTransaction(logger: logger) { connection in
+                for statement in scoping.superuserStatements(owner: owner.location.user) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
             }
+        }
+    }
+
+    /// Runs `body` again, up to `setUpAttempts` times in all, after a short random wait while it
+    /// fails because another transaction changed the same catalog rows: several instances
+    /// starting together on one database all GRANT on the same tables and create the same roles.
+    private func retryingConcurrentUpdates(_ body: () async throws -> Void) async throws {
+        var attempt = 1
+        while true {
+            do {
+                return try await body()
+            } catch where attempt < Self.setUpAttempts && Self.isConcurrentCatalogUpdate(error) {
+                logger.info("scoping set-up met a concurrent one, trying again (attempt \(attempt)): \(PostgresErrorText.describe(error))")
+                try await Task.sleep(for: .milliseconds(Int.random(in: 10...50) << min(attempt, 5)))
+                attempt += 1
+            }
+        }
+    }
+
+    static let setUpAttempts = 10
+
+    /// True when `error` says another transaction got to the same rows first.
+    static func isConcurrentCatalogUpdate(_ error: any Error) -> Bool {
+        var error = error
+        if let transaction = error as? PostgresTransactionError {
+            error = transaction.closureError ?? transaction.beginError ?? transaction.commitError ?? error
+        }
+        guard let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] else { return false }
+        switch state {
+        // Serialization failure, deadlock, a lock not available.
+        case "40001", "40P01", "55P03": return true
+        // A role or catalog row another instance created between our check and our CREATE.
+        case "23505", "42710": return true
+        // "tuple concurrently updated" / "deleted": two GRANTs or REVOKEs on one object.
+        case "XX000": return error.serverInfo?[.message]?.contains("concurrently") == true
+        default: return false
         }
     }
 
@@ -268,6 +324,14 @@ public final class PostgresScopedData: DataService {
         _ statement: StatementGate.Statement, bindings: PostgresBindings, scope: QueryScope, on connection: PostgresConnection,
         _ statements: ScopeStatements.Prepared
     ) async throws -> QueryRows {
+        // Only a write can leave sequence values in the session: nextval() fails in a read-only
+        // transaction. Like a read's ROLLBACK, this runs before anything the connection's next
+        // user sends, so the call does not wait for it.
+        defer {
+            statements.discardSequences.execute().whenFailure { [logger] error in
+                logger.warning("DISCARD SEQUENCES after a plugin write failed: \(PostgresErrorText.describe(error))")
+            }
+        }
         do {
             let outcome = try await connection.query(PostgresQuery(unsafeSQL: String(statement.body), binds: bindings), logger: logger).get()
             guard ["INSERT", "UPDATE", "DELETE", "SELECT", "MERGE"].contains(outcome.metadata.command) else {

@@ -12,8 +12,12 @@ import PostgresNIO
 ///   `query_url` user) is NOINHERIT, has no table privileges and only switches to a plugin role
 ///   per transaction;
 /// - PUBLIC loses what would let a statement move the owner or smuggle rows between calls:
-///   `set_config`, plpgsql `DO` blocks, temporary objects, large objects, advisory locks, catalogs.
-///   Those objects belong to the bootstrap superuser, so that part needs a superuser.
+///   `set_config`, plpgsql `DO` blocks, temporary objects, large objects, advisory locks, catalogs;
+/// - and every function through which one call could observe another call, other owners' rows
+///   or the server's activity (`observingFunctions`), and any table, view or sequence of a schema
+///   it can use. Those objects belong to the bootstrap superuser, so that part needs a superuser;
+/// - a writing plugin's role may use only the sequences of its own owned tables' serial columns
+///   (identity columns need no privilege at all), never the host's.
 public struct PostgresScoping: Sendable {
     /// The pool login plugin queries run as.
     public let queryRole: String
@@ -39,14 +43,30 @@ public struct PostgresScoping: Sendable {
         "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
 
+    /// The sequences owned by serial columns (`OWNED BY`) of tables in schema public, with their
+    /// table: `[table: [sequence as regclass text]]` from the rows of this query. Identity columns'
+    /// sequences are not listed: inserting through an identity column needs no privilege on it.
+    /// The host's own (`plugboard_*`) never are.
+    static let serialSequencesQuery = """
+        SELECT t.relname::text, s.oid::regclass::text FROM pg_depend d
+        JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+        JOIN pg_class t ON t.oid = d.refobjid
+        WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a'
+          AND t.relnamespace = 'public'::regnamespace AND s.relname NOT LIKE 'plugboard\\_%'
+        """
+
     /// What the owner of the tables runs (no superuser needed): idempotent.
-    public func ownerStatements(for declarations: [PluginTables]) -> [String] {
+    /// - Parameter sequences: the serial sequences of each table (`serialSequencesQuery`).
+    public func ownerStatements(for declarations: [PluginTables], sequences: [String: [String]] = [:]) -> [String] {
         let pool = Self.quote(queryRole)
         var statements = [
             "REVOKE ALL ON SCHEMA public FROM PUBLIC",
             "GRANT USAGE ON SCHEMA public TO CURRENT_USER",
             "REVOKE TEMPORARY, CREATE ON DATABASE \(Self.quote(database)) FROM PUBLIC",
             "GRANT CONNECT ON DATABASE \(Self.quote(database)) TO \(pool)",
+            // What PUBLIC holds, every role holds, plugin roles included.
+            "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC",
+            "REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC",
         ]
         var owned: [String: String] = [:]
         for declaration in declarations {
@@ -68,13 +88,20 @@ public struct PostgresScoping: Sendable {
             let tables = declaration.tables.map { Self.quote($0.name) }.joined(separator: ", ")
             statements += [
                 "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM \(role)",
+                // Earlier versions granted every sequence of the schema, the host's included.
+                "REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM \(role)",
                 "GRANT USAGE ON SCHEMA public TO \(role)",
                 "GRANT SELECT ON \(tables) TO \(role)",
             ]
-            let writable = declaration.tables.filter { $0.ownerColumn != nil }.map { Self.quote($0.name) }
+            let writable = declaration.tables.filter { $0.ownerColumn != nil }.map(\.name)
             if declaration.writes, !writable.isEmpty {
-                statements.append("GRANT INSERT, UPDATE, DELETE ON \(writable.joined(separator: ", ")) TO \(role)")
-                statements.append("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO \(role)")
+                statements.append("GRANT INSERT, UPDATE, DELETE ON \(writable.map(Self.quote).joined(separator: ", ")) TO \(role)")
+                // USAGE is what a serial column's DEFAULT nextval(...) needs; it also lets the
+                // plugin call nextval() on it directly, which identity columns avoid.
+                let owned = writable.flatMap { sequences[$0] ?? [] }
+                if !owned.isEmpty {
+                    statements.append("GRANT USAGE ON SEQUENCE \(owned.joined(separator: ", ")) TO \(role)")
+                }
             }
             statements.append("GRANT \(role) TO \(pool)")
         }
@@ -105,7 +132,99 @@ public struct PostgresScoping: Sendable {
             """,
             "REVOKE SELECT ON ALL TABLES IN SCHEMA pg_catalog, information_schema FROM PUBLIC",
             "GRANT SELECT ON ALL TABLES IN SCHEMA pg_catalog, information_schema TO \(keepers)",
+            // Objects of other owners (an extension's views, say): only a superuser revokes those.
+            "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC",
+            "REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC",
+            // Found in the catalog rather than listed by signature: the signatures, and the
+            // members of the pg_stat_* family, differ between PostgreSQL versions.
+            """
+            DO $pb$
+            DECLARE f regprocedure;
+            BEGIN
+              FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p WHERE \(Self.observingSelector) AND has_function_privilege('public', p.oid, 'EXECUTE') LOOP
+                EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM PUBLIC', f);
+              END LOOP;
+              FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname = ANY (\(Self.nameArray(Self.definitionFunctions))) LOOP
+                EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %I', f, \(Self.literal(owner)));
+              END LOOP;
+            END
+            $pb$
+            """,
         ]
+    }
+
+    /// Functions PUBLIC may not execute, by name (every overload, in every schema), grouped by why:
+    /// through each, one call could observe another call, other owners' rows or the server's
+    /// activity, or run SQL text the statement gate never saw. README lists them, and why the
+    /// functions left to PUBLIC are harmless.
+    static let observingFunctions: [(why: String, names: [String])] = [
+        (
+            "state the connection keeps between calls (the host's prepared reads, sequence values, the random seed)",
+            ["pg_prepared_statement", "pg_cursor", "currval", "lastval", "setseed", "pg_listening_channels", "current_query", "pg_backend_pid"]
+        ),
+        (
+            "other sessions and the server's activity (the pg_stat_* family is matched by prefix)",
+            [
+                "pg_lock_status", "pg_blocking_pids", "pg_safe_snapshot_blocking_pids", "pg_isolation_test_session_is_blocked",
+                "pg_cancel_backend", "pg_terminate_backend", "pg_notify", "pg_notification_queue_usage", "pg_prepared_xact",
+                "pg_get_multixact_members", "pg_control_checkpoint", "pg_control_system", "pg_control_init", "pg_control_recovery",
+                "pg_current_wal_lsn", "pg_current_wal_insert_lsn", "pg_current_wal_flush_lsn", "pg_last_wal_receive_lsn",
+                "pg_last_wal_replay_lsn", "pg_last_xact_replay_timestamp", "pg_get_replication_slots", "pg_export_snapshot",
+                "pg_logical_emit_message", "pg_create_physical_replication_slot", "pg_create_logical_replication_slot",
+                "pg_drop_replication_slot", "pg_copy_physical_replication_slot", "pg_copy_logical_replication_slot",
+                "pg_replication_slot_advance", "pg_logical_slot_get_changes", "pg_logical_slot_get_binary_changes",
+                "pg_logical_slot_peek_changes", "pg_logical_slot_peek_binary_changes",
+            ]
+        ),
+        (
+            "the server's transaction counter and other transactions' fate (age(xid) is matched by signature)",
+            [
+                "txid_current", "txid_current_if_assigned", "txid_current_snapshot", "txid_status", "pg_current_xact_id",
+                "pg_current_xact_id_if_assigned", "pg_current_snapshot", "pg_xact_status", "pg_xact_commit_timestamp",
+                "pg_xact_commit_timestamp_origin", "pg_last_committed_xact", "mxid_age",
+            ]
+        ),
+        ("sequences' positions and settings", ["pg_sequence_last_value", "pg_sequence_parameters"]),
+        (
+            "the size and storage of any relation (how much other owners hold), and row positions past row-level security",
+            [
+                "pg_relation_size", "pg_table_size", "pg_indexes_size", "pg_total_relation_size", "pg_database_size", "pg_tablespace_size",
+                "pg_relation_filenode", "pg_relation_filepath", "pg_filenode_relation", "pg_tablespace_databases", "pg_tablespace_location",
+                "currtid2",
+            ]
+        ),
+        (
+            "SQL text run from inside a statement, past the statement gate (ts_rewrite(tsquery, text) is matched by signature)",
+            [
+                "query_to_xml", "query_to_xml_and_xmlschema", "query_to_xmlschema", "cursor_to_xml", "cursor_to_xmlschema", "table_to_xml",
+                "table_to_xml_and_xmlschema", "table_to_xmlschema", "schema_to_xml", "schema_to_xml_and_xmlschema", "schema_to_xmlschema",
+                "database_to_xml", "database_to_xml_and_xmlschema", "database_to_xmlschema", "ts_stat",
+            ]
+        ),
+        ("definitions of other objects, the catalogs' text without reading the catalogs (the owner keeps them)", definitionFunctions),
+    ]
+
+    static let definitionFunctions = [
+        "pg_get_viewdef", "pg_get_ruledef", "pg_get_triggerdef", "pg_get_functiondef", "pg_get_function_sqlbody", "pg_get_function_arg_default",
+        "pg_get_indexdef", "pg_get_constraintdef", "pg_get_expr", "pg_get_partkeydef", "pg_get_partition_constraintdef",
+        "pg_get_statisticsobjdef", "pg_get_statisticsobjdef_columns", "pg_get_statisticsobjdef_expressions",
+    ]
+
+    /// Matched by name prefix: families whose members differ between versions.
+    static let observingPrefixes = ["pg\\_stat\\_%", "pg\\_%advisory%"]
+    /// Matched by signature: other overloads of these names are plain computations.
+    static let observingSignatures = ["pg_catalog.age(xid)", "pg_catalog.ts_rewrite(tsquery, text)"]
+
+    /// The functions of `observingFunctions` as a condition on `pg_proc p`.
+    static var observingSelector: String {
+        let names = nameArray(observingFunctions.flatMap(\.names))
+        let prefixes = observingPrefixes.map { "p.proname LIKE \(literal($0))" }.joined(separator: " OR ")
+        let signatures = observingSignatures.map { "to_regprocedure(\(literal($0)))" }.joined(separator: ", ")
+        return "(p.proname = ANY (\(names)) OR \(prefixes) OR p.oid IN (\(signatures)))"
+    }
+
+    static func nameArray(_ names: [String]) -> String {
+        "ARRAY[" + names.map(literal).joined(separator: ", ") + "]::name[]"
     }
 
     /// Checks that must all hold before plugin queries are served; each returns true when fine.
@@ -124,6 +243,18 @@ public struct PostgresScoping: Sendable {
             ("PUBLIC cannot take advisory locks", "NOT has_function_privilege('public', 'pg_catalog.pg_advisory_lock(bigint)', 'EXECUTE')"),
             ("PUBLIC cannot read the catalogs", "NOT has_table_privilege('public', 'pg_catalog.pg_class', 'SELECT')"),
             (
+                "PUBLIC cannot execute the functions that observe other calls or the server (pg_prepared_statement, pg_stat_*, currval, lastval, pg_sequence_last_value …)",
+                "NOT EXISTS (SELECT 1 FROM pg_proc p WHERE \(Self.observingSelector) AND has_function_privilege('public', p.oid, 'EXECUTE'))"
+            ),
+            (
+                "PUBLIC can read no table, view or sequence (pg_stat_* and pg_statio_* views included)",
+                """
+                NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S') AND has_schema_privilege('public', c.relnamespace, 'USAGE')
+                  AND (has_table_privilege('public', c.oid, 'SELECT') OR (c.relkind <> 'S' AND has_any_column_privilege('public', c.oid, 'SELECT'))
+                       OR (c.relkind = 'S' AND has_sequence_privilege('public', c.oid, 'USAGE'))))
+                """
+            ),
+            (
                 "the query login is LOGIN NOINHERIT, no superuser, no BYPASSRLS, no CREATEROLE",
                 "EXISTS (SELECT 1 FROM pg_roles WHERE rolname = \(pool) AND rolcanlogin AND NOT rolinherit AND NOT rolsuper AND NOT rolbypassrls AND NOT rolcreaterole)"
             ),
@@ -136,6 +267,21 @@ public struct PostgresScoping: Sendable {
                 "NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname LIKE 'pb\\_plugin\\_%' AND (r.rolcanlogin OR r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid)))"
             ),
         ]
+        for declaration in declarations {
+            // USAGE only on its own owned tables' serial sequences, and only for a writing plugin;
+            // SELECT or UPDATE (setval) on none.
+            let role = Self.literal(Self.role(for: declaration.plugin))
+            let owned = declaration.writes ? declaration.tables.filter { $0.ownerColumn != nil }.map { Self.literal($0.name) } : []
+            let allowed =
+                owned.isEmpty
+                ? "false"
+                : "s.relname NOT LIKE 'plugboard\\_%' AND EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid WHERE d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a' AND t.relnamespace = 'public'::regnamespace AND t.relname IN (\(owned.joined(separator: ", "))))"
+            checks.append(
+                (
+                    "plugin '\(declaration.plugin)''s role may use no sequence but its owned tables' serial ones",
+                    "NOT EXISTS (SELECT 1 FROM pg_class s WHERE s.relkind = 'S' AND (has_sequence_privilege(\(role), s.oid, 'SELECT') OR has_sequence_privilege(\(role), s.oid, 'UPDATE') OR (has_sequence_privilege(\(role), s.oid, 'USAGE') AND NOT (\(allowed)))))"
+                ))
+        }
         if !ownedTables.isEmpty {
             checks += [
                 (

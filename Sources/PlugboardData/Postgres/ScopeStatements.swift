@@ -14,6 +14,9 @@ final class ScopeStatements: Sendable {
         let scope: PreparedQuery
         let commit: PreparedQuery
         let rollback: PreparedQuery
+        /// Forgets the sequence values a write's nextval() left in the session (what currval and
+        /// lastval would answer), before the connection serves another call.
+        let discardSequences: PreparedQuery
         /// The plugin reads prepared on this connection.
         let reads = ProvenReads()
 
@@ -29,7 +32,7 @@ final class ScopeStatements: Sendable {
     private static let texts = [
         "BEGIN", "BEGIN READ ONLY",
         "SELECT set_config('plugboard.owner', $1, true), set_config('statement_timeout', $2, true), set_config('role', $3, true)",
-        "COMMIT", "ROLLBACK",
+        "COMMIT", "ROLLBACK", "DISCARD SEQUENCES",
     ]
 
     private let byConnection = Mutex<[PostgresConnection.ID: Prepared]>([:])
@@ -45,7 +48,7 @@ final class ScopeStatements: Sendable {
         let preparing = Self.texts.map { connection.prepare(query: $0) }
         var queries: [PreparedQuery] = []
         for statement in preparing { queries.append(try await statement.get()) }
-        let prepared = Prepared(begin: queries[0], beginReadOnly: queries[1], scope: queries[2], commit: queries[3], rollback: queries[4])
+        let prepared = Prepared(begin: queries[0], beginReadOnly: queries[1], scope: queries[2], commit: queries[3], rollback: queries[4], discardSequences: queries[5])
         let id = connection.id
         byConnection.withLock { $0[id] = prepared }
         connection.closeFuture.whenComplete { _ in self.byConnection.withLock { _ = $0.removeValue(forKey: id) } }

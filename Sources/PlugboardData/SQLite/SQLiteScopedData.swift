@@ -18,11 +18,13 @@ import VaporCSQLite
 ///    the owner column, and an authorizer refuses anything outside the plugin's tables;
 /// 4. read tools always roll back; a timer interrupts a statement past its time limit; rows stop
 ///    at the tool's cap.
-public final class SQLiteScopedData: DataService {
+public final class SQLiteScopedData: DataService, DataReadiness {
     private let path: String
     private let pool: ResourcePool<(connection: SQLiteScopedConnection, executor: SQLiteExecutor)>
     private let setup: SQLiteExecutor
     private let layout = Mutex(SQLiteLayout.empty)
+    /// Why the last preparation could not read the schema (`DataReadiness`).
+    private let schemaFailure = Mutex<String?>(nil)
     private let logger: Logger
 
     /// - Parameter connections: how many statements may run at once.
@@ -43,11 +45,17 @@ public final class SQLiteScopedData: DataService {
         do {
             let (next, problems) = try await setup.run { connection in try Self.layout(for: declarations, on: connection, previous: current) }
             layout.withLock { $0 = next }
+            schemaFailure.withLock { $0 = nil }
             return problems
         } catch {
             logger.error("cannot read the database schema: \(error)")
+            schemaFailure.withLock { $0 = "cannot read the database schema: \(error)" }
             return Dictionary(declarations.map { ($0.plugin, "cannot read the database schema: \(error)") }, uniquingKeysWith: { first, _ in first })
         }
+    }
+
+    public var unready: String? {
+        schemaFailure.withLock { $0 }
     }
 
     public func query(_ request: [UInt8], scope: QueryScope, owner: String) async -> QueryReply {
