@@ -3,9 +3,10 @@
 ///
 /// Validation covers the keywords tool schemas use in practice: `type`, `enum`, `const`,
 /// `properties`, `required`, `additionalProperties`, `items`, `prefixItems`, length, size and range
-/// limits, `multipleOf`, `pattern`, `allOf`/`anyOf`/`oneOf`/`not`, and local `$ref`s into
-/// `$defs`/`definitions`. Annotation keywords (`title`, `description`, `format`, `default`,
-/// `examples` ...) are accepted and not enforced.
+/// limits, `multipleOf`, `pattern` (linear-time, see `SchemaPattern`), `allOf`/`anyOf`/`oneOf`/`not`,
+/// and local `$ref`s into `$defs`/`definitions`. Annotation keywords (`title`, `description`,
+/// `format`, `default`, `examples` ...) are accepted and not enforced; the assertions it does not
+/// implement (`patternProperties`, `if`, `contains` ...) are refused, never silently skipped.
 public struct JSONSchema: Sendable {
     /// The schema as written, for listing it to clients.
     public let document: JSONValue
@@ -63,7 +64,7 @@ final class SchemaNode: @unchecked Sendable {
     var uniqueItems = false
     var minLength: Int?
     var maxLength: Int?
-    var pattern: (source: String, regex: Regex<AnyRegexOutput>)?
+    var pattern: SchemaPattern?
     var minimum: Double?
     var maximum: Double?
     var exclusiveMinimum: Double?
@@ -145,7 +146,7 @@ final class SchemaNode: @unchecked Sendable {
                 if let minLength, length < minLength { report("must be at least \(minLength) characters long") }
                 if let maxLength, length > maxLength { report("must be at most \(maxLength) characters long") }
             }
-            if let pattern, (try? pattern.regex.firstMatch(in: string)) == nil {
+            if let pattern, !pattern.matches(string) {
                 report("must match the pattern \(pattern.source)")
             }
         case .int, .double:
@@ -240,6 +241,18 @@ struct SchemaCompiler {
 
     private static let knownTypes: Set<String> = ["null", "boolean", "object", "array", "number", "integer", "string"]
 
+    /// Assertions and applicators of JSON Schema this validator does not implement. Accepting one
+    /// would make the schema check less than it says (fail open), so a schema using one is refused.
+    private static let unimplemented: [String: String] = [
+        "patternProperties": "list the properties, or check names in the handler",
+        "propertyNames": "check names in the handler",
+        "contains": "check the items in the handler", "minContains": "", "maxContains": "",
+        "dependentRequired": "require the properties together, or check in the handler", "dependentSchemas": "",
+        "dependencies": "", "if": "use anyOf/oneOf", "then": "use anyOf/oneOf", "else": "use anyOf/oneOf",
+        "unevaluatedProperties": "use additionalProperties", "unevaluatedItems": "use items", "additionalItems": "use items with prefixItems",
+        "$dynamicRef": "", "$recursiveRef": "", "contentSchema": "",
+    ]
+
     mutating func compile(_ schema: JSONValue, at path: [String]) throws(JSONSchemaError) -> SchemaNode {
         let location = path.joined(separator: ".")
         func fail(_ reason: String, _ keyword: String? = nil) -> JSONSchemaError {
@@ -255,6 +268,10 @@ struct SchemaCompiler {
         default: throw fail("a schema must be an object or a boolean, got \(schema.typeName)")
         }
         guard let object = schema.objectValue else { return node }
+        for keyword in object.keys {
+            guard let advice = Self.unimplemented[keyword] else { continue }
+            throw fail("the keyword '\(keyword)' is not supported, so this schema would not check what it says" + (advice.isEmpty ? "" : " (\(advice))"), keyword)
+        }
 
         func integer(_ keyword: String) throws(JSONSchemaError) -> Int? {
             guard let value = object[keyword] else { return nil }
@@ -336,9 +353,9 @@ struct SchemaCompiler {
         if let pattern = object["pattern"] {
             guard let source = pattern.stringValue else { throw fail("expected a regular expression string", "pattern") }
             do {
-                node.pattern = (source, try Regex(source))
+                node.pattern = try SchemaPattern(source)
             } catch {
-                throw fail("invalid regular expression: \(error)", "pattern")
+                throw fail(error.reason, "pattern")
             }
         }
         node.minimum = try number("minimum")

@@ -1,4 +1,4 @@
-import PlugboardJSON
+@testable import PlugboardJSON
 import Testing
 
 @Suite("JSON Schema")
@@ -55,7 +55,18 @@ struct JSONSchemaTests {
         (#"{"properties":[]}"#, "properties: expected an object"),
         (#"{"required":"name"}"#, "required: expected an array"),
         (#"{"minimum":"1"}"#, "minimum: expected a number"),
-        (#"{"pattern":"(["}"#, "pattern: invalid regular expression"),
+        (#"{"pattern":"(["}"#, "pattern: a '[' is not closed in the regular expression (["),
+        (#"{"pattern":"(a)\\1"}"#, "pattern: backreferences (\\1) need backtracking"),
+        (#"{"pattern":"a(?=b)"}"#, "pattern: lookahead and lookbehind"),
+        (#"{"pattern":"\\bword"}"#, "pattern: word boundaries"),
+        (#"{"pattern":"a{100}{100}"}"#, "pattern: a quantifier follows another"),
+        (#"{"pattern":"(a{1000}){1000}"}"#, "is too large once its {n,m} repetitions are counted out"),
+        (#"{"properties":{"a":{"patternProperties":{"^x":{}}}}}"#, "properties.a.patternProperties: the keyword 'patternProperties' is not supported"),
+        (#"{"if":{"required":["a"]},"then":{"required":["b"]}}"#, "the keyword '"),
+        (#"{"type":"array","contains":{"const":1}}"#, "contains: the keyword 'contains' is not supported"),
+        (#"{"dependentRequired":{"a":["b"]}}"#, "dependentRequired: the keyword 'dependentRequired' is not supported"),
+        (#"{"propertyNames":{"maxLength":3}}"#, "propertyNames: the keyword 'propertyNames' is not supported"),
+        (#"{"unevaluatedProperties":false}"#, "unevaluatedProperties: the keyword 'unevaluatedProperties' is not supported"),
         (#"{"$ref":"https://example.com/s.json"}"#, "$ref: only local references"),
         (##"{"$ref":"#/$defs/missing"}"##, "reference '#/$defs/missing' points at nothing"),
         (#"{"properties":{"a":{"maxLength":-1}}}"#, "properties.a.maxLength: expected a non-negative integer"),
@@ -64,6 +75,32 @@ struct JSONSchemaTests {
     func malformedSchemas(schema: String, expected: String) throws {
         let error = #expect(throws: JSONSchemaError.self) { try JSONSchema(try JSONValue(parsing: schema)) }
         #expect(error?.description.contains(expected) == true, "got \(String(describing: error))")
+    }
+
+    @Test("patterns match as ECMA-262 does, anywhere in the string unless anchored", arguments: [
+        ("^[a-z]+$", "abc", true), ("^[a-z]+$", "abC", false), ("b", "abc", true), ("^b", "abc", false), ("c$", "abc", true),
+        ("^\\d{3}-\\d{4}$", "555-1234", true), ("^\\d{3}-\\d{4}$", "555-12345", false), ("^(foo|bar)+$", "foobarfoo", true),
+        ("^(foo|bar)+$", "foobaz", false), ("^a{2,3}$", "a", false), ("^a{2,3}$", "aaa", true), ("^a{2,3}$", "aaaa", false),
+        ("^a{2,}$", "aaaaaa", true), ("colou?r", "my color", true), ("^[^@\\s]+@[^@\\s]+\\.[a-z]{2,}$", "a@b.io", true),
+        ("^[^@\\s]+@[^@\\s]+\\.[a-z]{2,}$", "a b@c.io", false), ("^\\w+$", "snake_case9", true), ("^.$", "\n", false),
+        ("^[\\u0041-\\u005A]+$", "ABC", true), ("a{", "a{", true), ("^(?:x|y)*?z$", "xyxz", true), ("^(?<year>\\d{4})$", "2026", true),
+        ("^[-a]$", "-", true), ("^[a-]$", "-", true), ("^\\.$", ".", true), ("^\\.$", "x", false), ("^$", "", true), ("()", "x", true),
+        ("^(a|)+$", "aaa", true), ("^é+$", "éé", true), ("^[\\s\\S]*$", "any\nthing", true),
+    ])
+    func patterns(pattern: String, text: String, matches: Bool) throws {
+        #expect(try SchemaPattern(pattern).matches(text) == matches)
+    }
+
+    @Test("catastrophic patterns run in steps linear in the input, where a backtracking engine takes exponential or cubic time", arguments: [
+        "^(a+)+$", "(a|a)*b", "a*a*a*b", "(x+x+)+y", "^(a|aa)*$",
+    ])
+    func linearPatterns(pattern: String) throws {
+        let compiled = try SchemaPattern(pattern)
+        let text = String(repeating: "a", count: 10_000) + "!"
+        let (matched, steps) = compiled.run(text)
+        #expect(!matched)
+        // Each position advances every program instruction at most a few times.
+        #expect(steps < text.unicodeScalars.count * 4 * 40, "\(steps) steps")
     }
 
     @Test("a recursive schema validates without looping")

@@ -87,6 +87,7 @@ struct ManifestParserTests {
         ("plugin: p\nlibrary: l.so\ntools:\n  - { name: t, description: d }\n", 4, "tool 't' has no 'handler'"),
         ("plugin: p\nlibrary: l.so\ntools:\n  - name: t\n    handler: h\n    description: d\n    input_schema: { type: object, properties: { a: { type: strng } } }\n", 7, "invalid JSON Schema: properties.a.type: unknown type 'strng'"),
         ("plugin: p\nlibrary: l.so\ntools:\n  - { name: t, handler: h, description: d, input_schema: { type: array } }\n", 4, "input_schema must be a JSON Schema with type: object"),
+        ("plugin: p\nlibrary: l.so\ntools:\n  - name: t\n    handler: h\n    description: d\n    input_schema: { type: object, patternProperties: { '^x': {} } }\n", 7, "patternProperties: the keyword 'patternProperties' is not supported"),
         ("plugin: p\nlibrary: l.so\ntools:\n  - { name: t, handler: h, description: d, descripton: x }\n", 4, "unknown key 'descripton' (did you mean 'description'?)"),
         ("plugin: p\nlibrary: l.so\ntools:\n  - { name: t, handler: h, description: d }\n  - { name: t, handler: h2, description: d }\n", 5, "duplicate tool 't' (first declared at line 4)"),
         ("plugin: p\nlibrary: l.so\ntools:\n  - { name: t, handler: h, description: d, limits: { timeout_ms: 0 } }\n", 4, "must be between 1 and 3600000"),
