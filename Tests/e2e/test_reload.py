@@ -380,6 +380,53 @@ async def test_refused_reload_keeps_the_old_catalog(versioned_server, breakage):
         assert await answer(client) == "v2"
 
 
+async def test_a_refused_plugin_keeps_its_version_while_the_others_apply_under_load(versioned_server):
+    """Per-plugin reload in a shared folder: one person breaks `versioned` while another sharpens a
+    demo description. The reload applies the description, keeps `versioned` at its last good
+    version, says so and exits 1; a load of official clients calling both plugins sees no failed
+    call; repaired, the next reload applies fully."""
+    server = versioned_server("per_plugin")
+    demo_manifest = server.plugins_dir / "demo" / "manifest.yaml"
+    start_at = time.time() + 2.0
+    load = subprocess.Popen(
+        [sys.executable, str(E2E_DIR / "load_clients.py"), "--url", server.url, "--clients", str(CLIENTS_PER_PROCESS),
+         "--start-at", repr(start_at), "--duration", "6", "--tool", "answer"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        async with connect(server.url, "legacy") as client:
+            await anyio.sleep(max(0.0, start_at + 1.0 - time.time()))
+            server.write_manifest("versioned", versioned_manifest(answer_handler="versioned.nope"))
+            text = demo_manifest.read_text()
+            demo_manifest.write_text(text.replace("Repeats the given text.", "Says the given text back."))
+            done = await reload(server)
+            assert done.returncode == 1, done.stdout + done.stderr
+            assert done.stdout.startswith("reloaded partially: generation 2 serving"), done.stdout
+            assert "kept at its previous version: versioned" in done.stdout and "handler 'versioned.nope'" in done.stdout, done.stdout
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            assert tools["say"].description.startswith("Says the given text back."), tools["say"].description
+            assert await answer(client) == "v1"
+            versioned = server.plugin_status("versioned")
+            assert "handler 'versioned.nope'" in versioned["refused_candidate"], versioned
+            assert "refused_candidate" not in server.plugin_status("demo")
+            last = server.status()["last_reload"]
+            assert last["applied"] is True and last["partial"] is True and [kept["plugin"] for kept in last["kept"]] == ["versioned"], last
+
+            server.write_manifest("versioned", versioned_manifest())
+            done = await reload(server)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert "refused_candidate" not in server.plugin_status("versioned")
+            stdout, stderr = await anyio.to_thread.run_sync(lambda: load.communicate(timeout=60))
+            assert load.returncode == 0, stderr[-3000:]
+            outcome = json.loads(stdout)
+            assert outcome["failures"] == [], outcome["failures"][:5]
+            assert len(outcome["calls"]) > 0 and {call[2] for call in outcome["calls"]} == {"v1"}
+    finally:
+        if load.poll() is None:
+            load.kill()
+            load.wait()
+
+
 # -- 3. clients that listen for list changes ------------------------------------------------------
 
 
