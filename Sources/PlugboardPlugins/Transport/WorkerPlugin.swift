@@ -33,6 +33,8 @@ public final class WorkerPlugin: PluginTransport {
         var expired = Set<UInt64>()
         /// The calls on the worker now, with their handlers (to say what a crash interrupted).
         var inFlight: [UInt64: String] = [:]
+        /// Calls failed as soon as the worker reported a crash, before it exited.
+        var failedByCrash: [UInt64: String] = [:]
         var restarts = 0
         var consecutiveFailures = 0
     }
@@ -197,22 +199,29 @@ public final class WorkerPlugin: PluginTransport {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["plugin-worker", "--library", libraryPath, "--plugin", plugin]
         var environment = ProcessInfo.processInfo.environment
-        environment["SWIFT_BACKTRACE"] = "enable=no"  // report a crash at once instead of symbolicating first
+        // A crash writes the crashed thread's symbolicated backtrace to stderr, which comes here:
+        // its calls fail at the first line, and the backtrace (a second or more) goes to the log.
+        environment["SWIFT_BACKTRACE"] = "enable=yes,interactive=no,color=no,threads=crashed,registers=none,images=none,symbolicate=fast"
         process.environment = environment
         let toWorker = Pipe()
         let fromWorker = Pipe()
+        let errors = Pipe()
         process.standardInput = toWorker
         process.standardOutput = fromWorker
+        process.standardError = errors
         do {
             try process.run()
         } catch {
             return "cannot start the plugin worker \(executable): \(error.localizedDescription)"
         }
+        // Only the worker writes there: with the host's copy open, the relay would never see the end.
+        try? errors.fileHandleForWriting.close()
         let input = dup(toWorker.fileHandleForWriting.fileDescriptor)
         let output = dup(fromWorker.fileHandleForReading.fileDescriptor)
         try? toWorker.fileHandleForWriting.close()
         try? fromWorker.fileHandleForReading.close()
         let worker = Worker(process: process, input: input)
+        relayErrors(from: errors.fileHandleForReading, of: worker)
         let reader = FrameChannel(descriptor: output)
         func abandon(_ reason: String) -> String {
             close(output)
@@ -255,6 +264,61 @@ public final class WorkerPlugin: PluginTransport {
         thread.start()
         return nil
     }
+
+    /// Forwards the worker's stderr (a fatalError message, a crash backtrace) to the log, and
+    /// fails the worker's calls as soon as it says it crashed.
+    private func relayErrors(from handle: FileHandle, of worker: Worker) {
+        let thread = Thread { [weak self, logger, plugin] in
+            var pending = Data()
+            var report: [String] = []
+            func flush() {
+                guard !report.isEmpty else { return }
+                logger.error("plugin worker wrote to stderr:\n\(report.joined(separator: "\n"))", metadata: ["plugin": "\(plugin)"])
+                report = []
+            }
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex...newline)
+                    // "*** Signal 11: Backtracing from 0x...": the backtracer runs before the worker exits.
+                    if line.hasPrefix("*** Signal "), let number = Int32(line.dropFirst(11).prefix { $0.isNumber }) {
+                        self?.crashed(worker, reason: "killed by signal \(number)" + (Self.signalNames[number].map { ", \($0)" } ?? ""))
+                    }
+                    report.append(line)
+                    if report.count >= 200 { flush() }
+                }
+            }
+            if !pending.isEmpty { report.append(String(decoding: pending, as: UTF8.self)) }
+            flush()
+            try? handle.close()
+        }
+        thread.name = "plugboard-worker-stderr-\(plugin)"
+        thread.start()
+    }
+
+    /// The worker is crashing (its backtracer has started): fail its calls now rather than once
+    /// it exits; the exit restarts it as usual.
+    private func crashed(_ worker: Worker, reason: String) {
+        let lost = state.withLock { state -> [UInt64: String] in
+            guard state.worker === worker else { return [:] }
+            state.ready = false  // new calls wait for the restarted worker
+            let lost = state.inFlight
+            state.inFlight = [:]
+            state.failedByCrash.merge(lost) { first, _ in first }
+            return lost
+        }
+        for (call, handler) in lost {
+            registry.finish(
+                call, with: .unavailable("plugin '\(plugin)' crashed while handling this call in handler '\(handler)' (\(reason)); it is being restarted"))
+        }
+    }
+
+    static let signalNames: [Int32: String] = [
+        SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGABRT: "SIGABRT", SIGILL: "SIGILL", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGTRAP: "SIGTRAP",
+    ]
 
     /// Reads one frame on a thread of its own (reading blocks).
     private static func nextFrame(from reader: FrameChannel) async -> WorkerFrame? {
@@ -299,8 +363,9 @@ public final class WorkerPlugin: PluginTransport {
             guard state.worker === worker else { return ([:], true, 0) }
             state.ready = false
             state.worker = nil
-            let lost = state.inFlight
+            let lost = state.inFlight.merging(state.failedByCrash) { first, _ in first }
             state.inFlight = [:]
+            state.failedByCrash = [:]
             // A worker that ran a while was healthy: start the backoff afresh.
             state.consecutiveFailures = ContinuousClock.now - worker.startedAt > .seconds(30) ? 1 : state.consecutiveFailures + 1
             return (lost, state.retired, state.consecutiveFailures)
@@ -313,6 +378,7 @@ public final class WorkerPlugin: PluginTransport {
             "plugin worker died (\(reason)) in \(lost.isEmpty ? "no call" : "handler \(handlers)"); \(lost.count) call(s) failed; restarting",
             metadata: ["plugin": "\(plugin)"])
         for (call, handler) in lost {
+            // Calls failed when the crash began are no longer in the registry: this does nothing for them.
             registry.finish(
                 call, with: .unavailable("plugin '\(plugin)' crashed while handling this call in handler '\(handler)' (\(reason)); it is being restarted"))
         }
@@ -347,8 +413,7 @@ public final class WorkerPlugin: PluginTransport {
         guard !process.isRunning else { return "still running" }
         switch process.terminationReason {
         case .uncaughtSignal:
-            let names: [Int32: String] = [SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGABRT: "SIGABRT", SIGILL: "SIGILL", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGTRAP: "SIGTRAP"]
-            return "killed by signal \(process.terminationStatus)" + (names[process.terminationStatus].map { ", \($0)" } ?? "")
+            return "killed by signal \(process.terminationStatus)" + (signalNames[process.terminationStatus].map { ", \($0)" } ?? "")
         case .exit: return "exited with status \(process.terminationStatus)"
         @unknown default: return "ended"
         }

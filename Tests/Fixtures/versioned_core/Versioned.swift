@@ -10,7 +10,7 @@ public func exportVersioned(_ version: String) -> UnsafePointer<pb_plugin> {
     Plugboard.export(name: "versioned", version: version == "v1" ? "1.0.0" : "2.0.0") { plugin in
         plugin.onCreate { configuration in
             let settings = try configuration.decode(Settings.self)
-            if settings.crashOnCreate == true { raise(SIGSEGV) }
+            if settings.crashOnCreate == true { segfault() }
             if settings.failOnCreate == true { throw ToolError("refusing to start: fail_on_create is set") }
         }
 
@@ -39,7 +39,7 @@ public func exportVersioned(_ version: String) -> UnsafePointer<pb_plugin> {
         plugin.tool("versioned.crash") { (arguments: CrashArguments, _) in
             switch arguments.mode {
             case "segfault":
-                raise(SIGSEGV)
+                segfault()
             case "fatal":
                 fatalError("versioned \(version) called fatalError on purpose")
             default:
@@ -48,6 +48,13 @@ public func exportVersioned(_ version: String) -> UnsafePointer<pb_plugin> {
             return .text("\(version) survived")
         }
     }
+}
+
+/// A real invalid memory access, as a plugin bug makes one (raise(SIGSEGV) would return from a
+/// crash handler instead of dying).
+func segfault() {
+    let address = UnsafeMutablePointer<Int>(bitPattern: 8)
+    address?.pointee = 42
 }
 
 public struct NoArguments: Decodable, Sendable {}
