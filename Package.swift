@@ -24,8 +24,10 @@ let fixturePlugins: [(product: String, target: String, language: String)] = [
     ("fixture_versioned_v2", "FixtureVersionedV2", "swift"),
 ]
 
-/// Plugins link `-Bsymbolic` so their own symbols never bind to a copy in the host
-/// (see shared/reference/swift-plugins-measured.md §3).
+/// Plugins link `-Bsymbolic` so their own symbols bind inside the plugin, never to another image's
+/// copy: C code in packages has default visibility, and a host linked with `--export-dynamic` was
+/// measured to bind a plugin's libyaml calls to the host's older copy. Belt and braces: the host is
+/// not linked that way.
 let pluginLinkerSettings: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bsymbolic"])]
 
 let package = Package(
@@ -39,23 +41,25 @@ let package = Package(
     ]
         + examplePlugins.map { .library(name: $0.product, type: .dynamic, targets: [$0.target]) }
         + fixturePlugins.map { .library(name: $0.product, type: .dynamic, targets: [$0.target]) },
+    // Pinned exactly: the host is an application, Package.resolved cannot be committed here, and
+    // two builds a month apart must resolve the same graph.
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1", traits: []),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
-        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
-        // Up to the next minor only: PluginRead relies on `execute` reading a prepared statement's
-        // statics within the call (PostgresScopedData's prepared reads).
-        .package(url: "https://github.com/vapor/postgres-nio.git", .upToNextMinor(from: "1.33.2")),
-        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
-        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
-        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
-        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", exact: "1.13.2"),
+        // PluginRead relies on `execute` reading a prepared statement's statics within the call
+        // (PostgresScopedData's prepared reads): check that before moving this pin.
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", exact: "2.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
     ],
     targets: [
         // The C ABI: the only thing host and plugins share.
