@@ -1,7 +1,7 @@
 import HTTPTypes
 import Logging
 import PlugboardJSON
-import PlugboardMCP
+@testable import PlugboardMCP
 import Testing
 
 /// JSON-RPC and Streamable HTTP rules, exercised on the framework-neutral transport.
@@ -106,6 +106,14 @@ struct TransportTests {
         let (status, body) = await post(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a",\#(Self.modernMeta)}}"#, headers: headers)
         #expect(status == 400)
         #expect(body?["error"]?["code"] == .int(Int64(code)))
+    }
+
+    @Test("header values in =?base64?...?= decode strictly (RFC 4648): padding only at the end", arguments: [
+        ("=?base64?w7FhbmTDug==?=", "ñandú"), ("=?base64?YQ==?=", "a"), ("plain-ascii", "plain-ascii"),
+        ("=?base64?w7Fh=bmTDug==?=", nil), ("=?base64?YQ=?=", nil), ("=?base64?YQ==YQ==?=", nil), ("=?base64?Y!==?=", nil), ("=?base64?/w==?=", nil),
+    ])
+    func strictHeaderBase64(value: String, decoded: String?) {
+        #expect(StreamableHTTPTransport.decodeHeaderValue(value) == decoded)
     }
 
     @Test("2026-07-28 accepts a base64 Mcp-Name and decorates results")

@@ -1,3 +1,4 @@
+import ExtrasBase64
 import HTTPTypes
 import Logging
 import PlugboardJSON
@@ -242,7 +243,8 @@ public struct StreamableHTTPTransport: Sendable {
             return value.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? value : nil
         }
         let encoded = value.dropFirst(9).dropLast(2)
-        guard let bytes = Base64.decode(encoded) else { return nil }
+        // Strict RFC 4648: padding only at the end, only where it belongs.
+        guard let bytes = try? Base64.decode(string: String(encoded)) else { return nil }
         return String(validating: bytes, as: UTF8.self)
     }
 
