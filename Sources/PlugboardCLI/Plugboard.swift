@@ -111,7 +111,7 @@ struct Reload: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let body = try AdminCommand.call(options: options, method: "POST", path: "/reload")
+        let body = try await AdminCommand.call(options: options, AdminClient.reload)
         if json {
             print(body.jsonString)
             if body["applied"] != .bool(true) || body["partial"] == .bool(true) { throw ExitCode(1) }
@@ -148,22 +148,19 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
-        print(try AdminCommand.call(options: options, method: "GET", path: "/status").jsonString)
+        print(try await AdminCommand.call(options: options, AdminClient.status).jsonString)
     }
 }
 
 /// Talks to the running server's admin socket.
 enum AdminCommand {
-    static func call(options: ConfigOption, method: String, path: String) throws -> JSONValue {
+    static func call(options: ConfigOption, _ request: (String) async throws -> JSONValue) async throws -> JSONValue {
         // A config.yaml with errors must not stop us reaching the server: it reports them.
         let socket = ConfigurationLoader.adminSocket(forConfig: options.config)
         do {
-            let response = try UnixSocketHTTP.request(socket: socket, method: method, path: path)
-            return try JSONValue(parsing: response.body)
-        } catch let error as UnixSocketHTTP.Failure {
-            throw ValidationError(error.description)
+            return try await request(socket)
         } catch {
-            throw ValidationError("unreadable answer from the server: \(error)")
+            throw ValidationError("\(error)")
         }
     }
 }

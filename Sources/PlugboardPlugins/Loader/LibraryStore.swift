@@ -32,7 +32,7 @@ public struct LibraryStore: Sendable {
         {
             return (target, digest)
         }
-        try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try manager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // Written beside the target and renamed into place, so a concurrent loader never maps a
         // half-written copy.
         let temporary = "\(target).\(ProcessInfo.processInfo.processIdentifier).\(UInt64.random(in: 0...UInt64.max)).tmp"

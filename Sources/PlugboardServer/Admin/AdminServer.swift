@@ -38,15 +38,35 @@ enum AdminServer {
 
 /// The admin socket's file.
 enum AdminSocket {
-    /// Removes a stale socket left by a server that died; refuses if a live server answers on it.
+    /// Readies the socket's place: its folder is created private (0700), so the socket is never
+    /// reachable by others, not even between `bind` and the chmod after it. A stale socket left by
+    /// a server that died is removed; a live server answering on it is refused.
     static func claim(_ path: String) throws {
-        try FileManager.default.createDirectory(
-            atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
-        guard FileManager.default.fileExists(atPath: path) else { return }
-        if (try? UnixSocketHTTP.request(socket: path, method: "GET", path: "/status")) != nil {
-            throw AdminSocketInUse(path: path)
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        if !FileManager.default.fileExists(atPath: folder) {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        if accepts(path) { throw AdminSocketInUse(path: path) }
         try FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Whether a process listens on the socket at `path` (only a live server accepts).
+    private static func accepts(_ path: String) -> Bool {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        } == 0
     }
 }
 
