@@ -80,21 +80,25 @@ let package = Package(
                 .product(name: "ExtrasBase64", package: "swift-extras-base64"),
             ]
         ),
+        // What plugins, data and auth agree on: the data service a plugin's queries go to, table
+        // declarations, query scopes and replies, audit events. Nothing else: no loader, no database.
+        .target(name: "PlugboardContracts", dependencies: ["CPlugboard"]),
         // Manifests, the dlopen loader, plugin transports, the catalog and generations. No HTTP, no auth.
         .target(
             name: "PlugboardPlugins",
             dependencies: [
-                "CPlugboard", "PlugboardJSON", "PlugboardMCP",
+                "CPlugboard", "PlugboardJSON", "PlugboardMCP", "PlugboardContracts",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The stores: host state, audit and the per-owner scoped queries, on SQLite or PostgreSQL.
+        // A sibling of PlugboardPlugins: the two agree only through PlugboardContracts.
         .target(
             name: "PlugboardData",
             dependencies: [
-                "PlugboardJSON", "PlugboardPlugins",
+                "PlugboardJSON", "PlugboardContracts", "CPlugboard",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -113,6 +117,8 @@ let package = Package(
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -121,7 +127,7 @@ let package = Package(
         .target(
             name: "PlugboardServer",
             dependencies: [
-                "PlugboardJSON", "PlugboardMCP", "PlugboardPlugins", "PlugboardData", "PlugboardAuth",
+                "PlugboardJSON", "PlugboardMCP", "PlugboardContracts", "PlugboardPlugins", "PlugboardData", "PlugboardAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -157,7 +163,8 @@ let package = Package(
         .testTarget(
             name: "PlugboardTests",
             dependencies: [
-                "PlugboardJSON", "PlugboardMCP", "PlugboardPlugins", "PlugboardData", "PlugboardServer", "PlugboardAuth", "CPlugboard",
+                "PlugboardJSON", "PlugboardMCP", "PlugboardContracts", "PlugboardPlugins", "PlugboardData", "PlugboardServer", "PlugboardAuth",
+                "CPlugboard",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

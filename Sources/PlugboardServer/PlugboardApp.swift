@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import PlugboardAuth
+import PlugboardContracts
 import PlugboardData
 import PlugboardMCP
 import PlugboardPlugins

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PlugboardContracts
 import PlugboardData
 import PlugboardPlugins
 import Synchronization

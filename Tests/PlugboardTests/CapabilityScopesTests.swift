@@ -1,4 +1,5 @@
 import Foundation
+import PlugboardContracts
 import PlugboardJSON
 import PlugboardMCP
 import Synchronization

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOPosix
 @testable import PlugboardData
+import PlugboardContracts
 import PlugboardJSON
 import PlugboardMCP
 import PlugboardPlugins

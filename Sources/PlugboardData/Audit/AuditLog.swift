@@ -1,5 +1,5 @@
 import Logging
-import PlugboardPlugins
+import PlugboardContracts
 import Synchronization
 
 /// Collects audit events from calls and writes them to the store in batches, off the call path:

@@ -2,7 +2,7 @@ import CPlugboard
 import Foundation
 import Logging
 import PlugboardJSON
-import PlugboardPlugins
+import PlugboardContracts
 import PostgresNIO
 import Synchronization
 

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import Logging
-import PlugboardPlugins
+import PlugboardContracts
 import PostgresNIO
 
 /// Sets up and checks what makes PostgreSQL enforce per-owner scoping (DESIGN §3, verified

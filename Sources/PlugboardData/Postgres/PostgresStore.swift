@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PlugboardPlugins
+import PlugboardContracts
 import PostgresNIO
 
 /// The host's state in PostgreSQL (shared by every instance behind the load balancer).

@@ -1,5 +1,5 @@
 import Foundation
-import PlugboardPlugins
+import PlugboardContracts
 
 /// What the declared tables look like in the database, and what each plugin may reach: built by
 /// `prepare` for a generation's manifests, used by every call.

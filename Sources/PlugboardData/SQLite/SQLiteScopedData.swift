@@ -1,7 +1,7 @@
 import CPlugboard
 import Logging
 import PlugboardJSON
-import PlugboardPlugins
+import PlugboardContracts
 import Synchronization
 import VaporCSQLite
 

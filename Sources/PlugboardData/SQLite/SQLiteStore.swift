@@ -1,5 +1,5 @@
 import Foundation
-import PlugboardPlugins
+import PlugboardContracts
 
 /// The host's state in the embedded SQLite database.
 public final class SQLiteStore: HostStore {

@@ -1,5 +1,5 @@
 import Foundation
-import PlugboardPlugins
+import PlugboardContracts
 
 /// Where the host keeps its own state (audit log now; users, clients and tokens with OAuth),
 /// on SQLite or PostgreSQL.

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import PlugboardPlugins
+import PlugboardContracts
 
 /// Why the host's database could not be brought up to date, in terms the operator can act on.
 public struct StoreError: Error, Sendable, CustomStringConvertible {

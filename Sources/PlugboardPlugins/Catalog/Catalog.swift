@@ -2,6 +2,7 @@ import CPlugboard
 import Crypto
 import Foundation
 import Logging
+import PlugboardContracts
 import PlugboardJSON
 import PlugboardMCP
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PlugboardContracts
 import PlugboardJSON
 
 /// Builds a generation from the plugins folder: discovers and validates manifests, applies the

@@ -1,3 +1,4 @@
+import PlugboardContracts
 import PlugboardJSON
 
 /// A plugin's `manifest.yaml`: the source of truth for what clients see. The library only
@@ -42,20 +43,6 @@ public enum Isolation: String, Sendable {
     case inProcess = "in_process"
     /// Run in a `plugboard plugin-worker` child process: survives its own crash.
     case process
-}
-
-/// A table a plugin may query through the host.
-public struct TableDeclaration: Sendable, Equatable {
-    public var name: String
-    /// The column holding the owner of each row; nil for shared tables.
-    public var ownerColumn: String?
-    public var shared: Bool
-
-    public init(name: String, ownerColumn: String?, shared: Bool) {
-        self.name = name
-        self.ownerColumn = ownerColumn
-        self.shared = shared
-    }
 }
 
 /// A tool as declared in a manifest.

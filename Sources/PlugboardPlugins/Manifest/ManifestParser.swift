@@ -1,3 +1,4 @@
+import PlugboardContracts
 import PlugboardJSON
 import Yams
 

@@ -1,4 +1,5 @@
 import Logging
+import PlugboardContracts
 import PlugboardMCP
 import Synchronization
 

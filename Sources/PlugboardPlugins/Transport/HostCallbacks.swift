@@ -1,5 +1,6 @@
 import CPlugboard
 import Logging
+import PlugboardContracts
 import PlugboardMCP
 
 /// What the host's C callbacks need to know about the plugin instance they serve. Passed to the

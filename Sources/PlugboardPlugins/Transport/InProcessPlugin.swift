@@ -1,5 +1,6 @@
 import CPlugboard
 import Logging
+import PlugboardContracts
 import PlugboardMCP
 import Synchronization
 

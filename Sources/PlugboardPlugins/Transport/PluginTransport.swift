@@ -1,3 +1,4 @@
+import PlugboardContracts
 import PlugboardMCP
 
 /// How the host reaches a loaded plugin: in-process through the C ABI, or (isolation mode) in a

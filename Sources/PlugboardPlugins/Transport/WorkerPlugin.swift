@@ -2,6 +2,7 @@ import CPlugboard
 import Foundation
 import Glibc
 import Logging
+import PlugboardContracts
 import PlugboardMCP
 import Synchronization
 

@@ -27,11 +27,19 @@ public struct PluginTables: Sendable, Equatable {
         self.tables = tables
         self.writes = writes
     }
+}
 
-    /// The declarations of a manifest, or nil when it declares no tables.
-    public init?(_ manifest: Manifest) {
-        guard !manifest.tables.isEmpty else { return nil }
-        self.init(plugin: manifest.plugin, manifest: manifest.file, tables: manifest.tables, writes: manifest.tools.contains(where: \.writes))
+/// A table a plugin may query through the host.
+public struct TableDeclaration: Sendable, Equatable {
+    public var name: String
+    /// The column holding the owner of each row; nil for shared tables.
+    public var ownerColumn: String?
+    public var shared: Bool
+
+    public init(name: String, ownerColumn: String?, shared: Bool) {
+        self.name = name
+        self.ownerColumn = ownerColumn
+        self.shared = shared
     }
 }
 
@@ -78,7 +86,7 @@ public final class CallMeter: Sendable {
 
     public var rows: Int { counted.load(ordering: .relaxed) }
 
-    func add(rows: Int) {
+    package func add(rows: Int) {
         counted.add(rows, ordering: .relaxed)
     }
 }
