@@ -38,7 +38,7 @@ public struct AuthStore: Sendable {
             .first.flatMap(Self.user)
     }
 
-    private static func user(_ row: [SQLiteValue]) -> UserRecord? {
+    private static func user(_ row: [SQLValue]) -> UserRecord? {
         guard let name = row[0].text, let hash = row[1].text else { return nil }
         return UserRecord(name: name, passwordHash: hash, disabled: row[2].integer != 0, createdAt: row[3].integer ?? 0)
     }
@@ -96,8 +96,8 @@ public struct AuthStore: Sendable {
             """,
             [
                 .text(grant.id), .text(grant.kind.rawValue), .text(grant.owner), .text(grant.clientID), .text(grant.scopes.joined(separator: " ")),
-                .text(grant.resource), grant.redirectURI.map(SQLiteValue.text) ?? .null, grant.codeChallenge.map(SQLiteValue.text) ?? .null,
-                grant.name.map(SQLiteValue.text) ?? .null, .integer(grant.createdAt),
+                .text(grant.resource), grant.redirectURI.map(SQLValue.text) ?? .null, grant.codeChallenge.map(SQLValue.text) ?? .null,
+                grant.name.map(SQLValue.text) ?? .null, .integer(grant.createdAt),
             ])
     }
 
@@ -118,7 +118,7 @@ public struct AuthStore: Sendable {
     public func addToken(digest: String, kind: TokenKind, grantID: String, expiresAt: Int64?, at now: Int64) async throws {
         _ = try await database.rows(
             "INSERT INTO plugboard_tokens (digest, kind, grant_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            [.text(digest), .text(kind.rawValue), .text(grantID), expiresAt.map(SQLiteValue.integer) ?? .null, .integer(now)])
+            [.text(digest), .text(kind.rawValue), .text(grantID), expiresAt.map(SQLValue.integer) ?? .null, .integer(now)])
     }
 
     /// Marks a single-use token used, atomically: of two concurrent redemptions one wins.
@@ -171,7 +171,7 @@ public struct AuthStore: Sendable {
 
     private static let grantColumns = "id, kind, owner, client_id, scopes, resource, redirect_uri, code_challenge, name, created_at, revoked_at"
 
-    private static func grant(_ row: [SQLiteValue]) -> GrantRecord? {
+    private static func grant(_ row: [SQLValue]) -> GrantRecord? {
         guard let id = row[0].text, let kind = row[1].text.flatMap(GrantRecord.Kind.init), let owner = row[2].text, let clientID = row[3].text,
             let scopes = row[4].text, let resource = row[5].text
         else { return nil }

@@ -60,10 +60,10 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     /// Rows of a query the host itself runs (schema inspection, state), values as JSON.
-    func rows(_ sql: String, _ parameters: [SQLiteValue] = []) throws(SQLiteError) -> [[SQLiteValue]] {
+    func rows(_ sql: String, _ parameters: [SQLValue] = []) throws(SQLiteError) -> [[SQLValue]] {
         guard let statement = try prepare(Array(sql.utf8)).statement else { return [] }
         for (offset, parameter) in parameters.enumerated() { try statement.bind(parameter, at: Int32(offset + 1)) }
-        var rows: [[SQLiteValue]] = []
+        var rows: [[SQLValue]] = []
         while try statement.step() { rows.append(statement.row) }
         return rows
     }
@@ -143,7 +143,7 @@ final class SQLiteStatement {
         sqlite_nio_sqlite3_bind_parameter_name(handle, index).map { String(cString: $0) }
     }
 
-    func bind(_ value: SQLiteValue, at index: Int32) throws(SQLiteError) {
+    func bind(_ value: SQLValue, at index: Int32) throws(SQLiteError) {
         let status: Int32
         switch value {
         case .null: status = sqlite_nio_sqlite3_bind_null(handle, index)
@@ -168,7 +168,7 @@ final class SQLiteStatement {
         (0..<sqlite_nio_sqlite3_column_count(handle)).map { String(cString: sqlite_nio_sqlite3_column_name(handle, $0)) }
     }
 
-    var row: [SQLiteValue] {
+    var row: [SQLValue] {
         (0..<sqlite_nio_sqlite3_column_count(handle)).map { column in
             switch sqlite_nio_sqlite3_column_type(handle, column) {
             case SQLITE_INTEGER: return .integer(sqlite_nio_sqlite3_column_int64(handle, column))
@@ -181,24 +181,6 @@ final class SQLiteStatement {
                 return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
             }
         }
-    }
-}
-
-/// A value going into or out of SQLite.
-enum SQLiteValue: Sendable, Equatable {
-    case null
-    case integer(Int64)
-    case real(Double)
-    case text(String)
-
-    var text: String? {
-        if case .text(let text) = self { return text }
-        return nil
-    }
-
-    var integer: Int64? {
-        if case .integer(let int) = self { return int }
-        return nil
     }
 }
 

@@ -130,7 +130,7 @@ final class SQLiteScopedConnection: @unchecked Sendable {
         }
     }
 
-    static func value(_ json: JSONValue) -> SQLiteValue {
+    static func value(_ json: JSONValue) -> SQLValue {
         switch json {
         case .null: .null
         case .bool(let bool): .integer(bool ? 1 : 0)
@@ -163,7 +163,7 @@ private final class OwnerCell: @unchecked Sendable {
     var owner: String?
 }
 
-extension SQLiteValue {
+extension SQLValue {
     var json: JSONValue {
         switch self {
         case .null: .null

@@ -80,7 +80,7 @@ public final class SQLiteStore: HostStore {
                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                         """,
                         [
-                            .text(formatter.string(from: event.at)), .text(event.owner), event.client.map(SQLiteValue.text) ?? .null,
+                            .text(formatter.string(from: event.at)), .text(event.owner), event.client.map(SQLValue.text) ?? .null,
                             .text(event.tool), .text(event.plugin), .text(event.argumentsDigest), .integer(Int64(event.rows)),
                             .integer(Int64(event.bytes)), .real(event.duration.timeInterval * 1000), .text(event.outcome.rawValue),
                             .text(event.kind.rawValue),
