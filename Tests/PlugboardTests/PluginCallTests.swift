@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PlugboardJSON
 import PlugboardMCP
 import PlugboardPlugins
@@ -9,6 +10,7 @@ import Testing
 @Suite("Plugin calls", .serialized)
 final class PluginCallTests {
     let plugins = PluginFolder()
+    let log = LogRecorder()
     let host: PluginHost
     let catalog: any MCPCatalog
 
@@ -33,7 +35,7 @@ final class PluginCallTests {
                       - { name: late, handler: late, description: d, limits: { timeout_ms: 50 } }
                       - { name: tiny_budget, handler: owner, description: d, limits: { max_result_chars: 100 } }
                     """))
-        host = plugins.host()
+        host = PluginHost(configuration: plugins.configuration(), logger: log.logger)
         let report = await host.start()
         guard report.refusals.isEmpty else { throw TestFailure("refusals: \(report.refusals)") }
         catalog = host.servingCatalog
@@ -92,13 +94,21 @@ final class PluginCallTests {
         #expect(text(try await call("twice")) == "first")
     }
 
+    /// How many completions of `plugin` the host received for calls no longer in flight, and dropped.
+    func ignoredCompletions(of plugin: String) -> Int {
+        log.count { $0.level == .warning && $0.plugin == plugin && $0.message.hasPrefix("plugin completed a call that is not in flight") }
+    }
+
     @Test("a second completion and a completion after the timeout are ignored")
     func lateAndDoubleCompletions() async throws {
         #expect(text(try await call("twice")) == "first")
+        #expect(await eventually { self.ignoredCompletions(of: "misbehaving") == 1 }, "the second completion was not dropped: \(log.lines)")
         let late = try await call("late")
         #expect(text(late).contains("did not finish within its 50 ms"))
-        try await Task.sleep(for: .milliseconds(600))  // the plugin completes at 400 ms
+        // The plugin completes 400 ms after the call began, long after the host answered.
+        #expect(await eventually { self.ignoredCompletions(of: "misbehaving") == 2 }, "the late completion was not dropped: \(log.lines)")
         #expect(text(try await call("say", ["text": "still here"])) == "still here")
+        #expect(text(try await call("twice")) == "first")
     }
 
     @Test("broken results are refused as isError results", arguments: [
@@ -152,16 +162,22 @@ final class PluginCallTests {
     @Test("cancelling a call ends it at once and stops the plugin's task")
     func cancellation() async throws {
         let signal = CancellationSignal()
-        let started = ContinuousClock.now
-        Task {
-            try await Task.sleep(for: .milliseconds(150))
+        let cancelledAt = Mutex<ContinuousClock.Instant?>(nil)
+        // Cancelled at its first step, while the plugin surely runs it. Each step then waits 5 s,
+        // and uncancelled the countdown would take 100 of them.
+        let cancelOnFirstStep: ProgressSink = { _ in
+            cancelledAt.withLock { $0 = $0 ?? .now }
             signal.cancel()
         }
         let error = await #expect(throws: MCPError.self) {
-            try await self.call("countdown", ["steps": 50, "delay_ms": 100], cancellation: signal)
+            try await self.call("countdown", ["steps": 100, "delay_ms": 5000], progress: cancelOnFirstStep, cancellation: signal)
         }
         #expect(error?.code == .requestCancelled)
-        #expect(ContinuousClock.now - started < .seconds(2))
+        let cancelled = try #require(cancelledAt.withLock { $0 })
+        #expect(ContinuousClock.now - cancelled < .seconds(4), "the call did not end before the plugin's step did")
+        // The plugin's task stopped: it completes the call (the host drops that completion) at
+        // once, not after its 5 s step, nor 500 s later.
+        #expect(await eventually(timeout: .seconds(4)) { self.ignoredCompletions(of: "demo") == 1 }, "the plugin's task still runs: \(log.lines)")
         #expect(text(try await call("say", ["text": "after"])) == "after")
     }
 
@@ -181,4 +197,43 @@ final class PluginCallTests {
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Keeps what the host logs, so a test can wait for a line it expects.
+final class LogRecorder: Sendable {
+    struct Line: Sendable, CustomStringConvertible {
+        let level: Logger.Level
+        let message: String
+        let plugin: String?
+        var description: String { "\(level) [\(plugin ?? "-")] \(message)" }
+    }
+
+    private let recorded = Mutex<[Line]>([])
+
+    var logger: Logger {
+        Logger(label: "plugboard-tests") { _ in Handler(recorder: self) }
+    }
+
+    var lines: [Line] { recorded.withLock { $0 } }
+
+    func count(where matches: (Line) -> Bool) -> Int {
+        recorded.withLock { $0.count(where: matches) }
+    }
+
+    private struct Handler: LogHandler {
+        let recorder: LogRecorder
+        var logLevel: Logger.Level = .debug
+        var metadata: Logger.Metadata = [:]
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let plugin = event.metadata?["plugin"].map { "\($0)" } ?? metadata["plugin"].map { "\($0)" }
+            let line = Line(level: event.level, message: event.message.description, plugin: plugin)
+            recorder.recorded.withLock { $0.append(line) }
+        }
+    }
 }
