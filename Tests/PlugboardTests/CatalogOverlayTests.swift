@@ -1,3 +1,4 @@
+import Foundation
 import PlugboardJSON
 import PlugboardMCP
 import PlugboardPlugins
@@ -84,14 +85,29 @@ struct CatalogOverlayTests {
         #expect(refusal.reason.hasSuffix("to 'say': duplicate tool name 'say': already provided by plugin 'demo' (\(plugins.folder)/demo/manifest.yaml:8)"), "\(refusal)")
     }
 
-    @Test("listing order is deterministic across loads")
+    @Test("listing order is deterministic across loads: by manifest path, whatever order the folders are found in")
     func deterministicOrder() async {
+        // One folder per plugin, made out of order (the order a directory lists is up to the file system).
         let (_, first, hostA, pluginsA) = await load([:], examples: ["notes", "echo_c", "demo"])
-        let (_, second, hostB, pluginsB) = await load([:], examples: ["demo", "notes", "echo_c"])
+        // notes' folder also holds echo_c's: a walk of the tree meets more/manifest.yaml before
+        // anything beneath more/, whichever folder it enters first, but more/echo_c/manifest.yaml
+        // sorts before it.
+        let pluginsB = PluginFolder()
+        for (folder, example) in [("demo", "demo"), ("more", "notes"), ("more/echo_c", "echo_c")] {
+            let manifest = try? String(contentsOfFile: "\(TestSupport.repositoryRoot)/Plugins/\(example)/manifest.yaml", encoding: .utf8)
+            pluginsB.add(folder, manifest: manifest ?? "")
+        }
+        let hostB = pluginsB.host()
+        let reportB = await hostB.start()
+        let second = hostB.servingCatalog.tools(for: MCPCaller(owner: "o"))
         defer {
             pluginsA.remove()
             pluginsB.remove()
         }
+        #expect(reportB.refusals.isEmpty, "\(reportB.refusals)")
+        let names = { (tools: [JSONValue]) in tools.compactMap { $0["name"]?.stringValue } }
+        #expect(names(first) == ["say", "statistics", "countdown", "divide", "echo", "add_integers", "wait", "add_note", "list_notes"])
+        #expect(names(second) == names(first))
         #expect(first == second)
         await hostA.shutdown()
         await hostB.shutdown()
