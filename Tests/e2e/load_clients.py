@@ -3,7 +3,7 @@ calling one tool in a loop for a fixed wall-clock window, in a process of its ow
 
 One Python process with the official client tops out at about 250 calls/s on the project's 2-core
 machine (the client, not the server, is the limit), so the test starts two of these processes to
-keep well above 200 calls/s while reloads, slow calls and checks run in the test process.
+keep the load up while reloads, slow calls and checks run in the test process.
 
     python load_clients.py --url URL --clients N --start-at EPOCH --duration S --tool NAME
 
