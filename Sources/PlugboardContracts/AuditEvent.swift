@@ -19,7 +19,8 @@ public struct AuditEvent: Sendable, Equatable {
     public var argumentsDigest: String
     /// Rows the call read through scoped queries.
     public var rows: Int
-    /// Size of the result sent to the client.
+    /// Size of the plugin's reply (before the host's checks and encoding); 0 when there was none
+    /// (a timeout, a refusal before the call).
     public var bytes: Int
     public var duration: Duration
     public var outcome: Outcome

@@ -209,7 +209,7 @@ public final class Catalog: MCPCatalog {
         }
         let result: JSONValue
         do {
-            result = try checkedToolResult(bytes, outputSchema: tool.manifest.outputSchema)
+            result = try ToolResultContract.check(bytes, outputSchema: tool.manifest.outputSchema)
         } catch {
             logger.error("plugin returned an invalid tool result", metadata: ["plugin": "\(tool.plugin)", "tool": "\(tool.name)", "reason": "\(error)"])
             return (Self.errorResult("The tool '\(tool.name)' returned an invalid result (\(error)); the server log has the details."), .internalError)
@@ -225,52 +225,6 @@ public final class Catalog: MCPCatalog {
             return (Self.errorResult(message), .overBudget)
         }
         return (result, result["isError"] == true ? .toolError : .ok)
-    }
-
-    /// Checks that a plugin's result is a well-formed CallToolResult that honours the tool's
-    /// output schema, adding the text rendering of structured content when the plugin left it out.
-    private func checkedToolResult(_ bytes: [UInt8], outputSchema: JSONSchema?) throws(InvalidResult) -> JSONValue {
-        let parsed: JSONValue
-        do {
-            parsed = try JSONValue(parsing: bytes)
-        } catch {
-            throw InvalidResult("not valid JSON: \(error)")
-        }
-        guard var object = parsed.objectValue else { throw InvalidResult("expected a JSON object") }
-        var content = [JSONValue]()
-        if let value = object["content"] {
-            guard let array = value.arrayValue else { throw InvalidResult("'content' must be an array") }
-            content = array
-        }
-        for (offset, block) in content.enumerated() {
-            guard let type = block["type"]?.stringValue else { throw InvalidResult("content[\(offset)] has no 'type'") }
-            let required: [String] =
-                switch type {
-                case "text": ["text"]
-                case "image", "audio": ["data", "mimeType"]
-                case "resource_link": ["uri", "name"]
-                case "resource": ["resource"]
-                default: throw InvalidResult("content[\(offset)] has the unknown type '\(type)'")
-                }
-            for field in required where block[field] == nil {
-                throw InvalidResult("content[\(offset)] of type '\(type)' lacks '\(field)'")
-            }
-        }
-        let isError = object["isError"]?.boolValue ?? false
-        if let structured = object["structuredContent"] {
-            if content.isEmpty { content = [["type": "text", "text": .string(structured.jsonString)]] }
-        }
-        if let outputSchema, !isError {
-            guard let structured = object["structuredContent"] else {
-                throw InvalidResult("the tool declares an output_schema but the result has no structuredContent")
-            }
-            let violations = outputSchema.validate(structured)
-            guard violations.isEmpty else {
-                throw InvalidResult("structuredContent does not match the output_schema: \(violations.map(\.description).joined(separator: "; "))")
-            }
-        }
-        object["content"] = .array(content)
-        return .object(object)
     }
 
     /// What resource and prompt handlers may query: read-only, default limits.
@@ -407,10 +361,4 @@ public final class Catalog: MCPCatalog {
             return []
         }
     }
-}
-
-/// A plugin result that breaks the CallToolResult contract.
-struct InvalidResult: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -91,6 +91,7 @@ public struct ServerConfiguration: Sendable {
         check("auth.test_allow_http_client_metadata") { $0.auth.allowLocalClientMetadata }
         check("plugins.state_dir") { $0.plugins.stateDirectory }
         check("database") { $0.database }
+        check("data") { $0.data }
         check("plugins.watch") { $0.reload.watch }
         check("plugins.debounce_ms") { $0.reload.debounceMilliseconds }
         check("plugins.admin_socket") { $0.reload.adminSocket }
