@@ -37,7 +37,7 @@ final class FlakyStore: HostStore {
     }
 }
 
-@Suite("The audit log")
+@Suite("The audit log", .removesTemporaryFolders)
 struct AuditLogTests {
     func event(_ tool: String) -> AuditEvent {
         AuditEvent(
@@ -45,11 +45,7 @@ struct AuditLogTests {
             outcome: .ok)
     }
 
-    func folder() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+    func folder() -> String { TestSupport.temporaryFolder() }
 
     @Test("a failed write is kept and written by the next flush, in order")
     func retries() async throws {

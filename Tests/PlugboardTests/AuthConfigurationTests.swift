@@ -4,7 +4,7 @@ import PlugboardServer
 import Testing
 
 /// Configurations the server must refuse to serve, because they would make it unsafe.
-@Suite("config.yaml: auth")
+@Suite("config.yaml: auth", .removesTemporaryFolders)
 struct AuthConfigurationTests {
     func app(_ yaml: String) throws -> PlugboardApp {
         let configuration = try ConfigurationLoader.parse(

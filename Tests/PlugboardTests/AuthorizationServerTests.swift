@@ -8,7 +8,7 @@ import Testing
 
 /// The authorization server's rules, against the real store on SQLite and (when the test cluster
 /// runs) PostgreSQL.
-@Suite("The authorization server")
+@Suite("The authorization server", .removesTemporaryFolders)
 struct AuthorizationServerTests {
     enum Backend: String, CaseIterable, CustomTestStringConvertible {
         case sqlite, postgres

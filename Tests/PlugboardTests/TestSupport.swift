@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import PlugboardMCP
 import PlugboardPlugins
+import Synchronization
+import Testing
 
 /// Helpers shared by the tests: the build folder holding the real plugin libraries, and
 /// throwaway plugin folders.
@@ -31,12 +33,45 @@ enum TestSupport {
         return logger
     }()
 
-    /// A fresh temporary folder, removed by the caller's `defer`.
+    /// A fresh temporary folder, removed by the caller's `defer` or, in a test or suite with the
+    /// `.removesTemporaryFolders` trait, when the test ends.
     static func temporaryFolder() -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("plugboard-test-\(UUID().uuidString)").path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        TemporaryFolders.current?.add(path)
         return path
     }
+}
+
+/// The temporary folders made during one test, for tests that cannot remove their own (a helper
+/// returns a store or an app whose folder outlives the helper).
+final class TemporaryFolders: Sendable {
+    @TaskLocal static var current: TemporaryFolders?
+
+    private let paths = Mutex<[String]>([])
+
+    func add(_ path: String) {
+        paths.withLock { $0.append(path) }
+    }
+
+    func removeAll() {
+        for path in paths.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: path) }
+    }
+}
+
+/// Removes every folder `TestSupport.temporaryFolder()` made during a test once the test ends.
+struct RemovesTemporaryFolders: TestTrait, SuiteTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        let folders = TemporaryFolders()
+        defer { folders.removeAll() }
+        try await TemporaryFolders.$current.withValue(folders) { try await function() }
+    }
+}
+
+extension Trait where Self == RemovesTemporaryFolders {
+    static var removesTemporaryFolders: Self { Self() }
 }
 
 /// Waits for something that happens in the background: true as soon as `condition` holds, false
