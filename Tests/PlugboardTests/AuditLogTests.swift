@@ -13,6 +13,8 @@ final class FlakyStore: HostStore {
     let failures: Mutex<Int>
     /// How long each write takes.
     let latency: Duration
+    /// Writes that got past the failures and began (and are then busy for `latency`).
+    let writesStarted = Mutex(0)
 
     init(path: String, failures: Int, latency: Duration = .zero) throws {
         store = try SQLiteStore(path: path)
@@ -32,6 +34,7 @@ final class FlakyStore: HostStore {
             return remaining > 0
         }
         if fail { throw TestFailure("the database is down") }
+        writesStarted.withLock { $0 += 1 }
         try await Task.sleep(for: latency)
         try await store.append(events)
     }
@@ -82,7 +85,8 @@ struct AuditLogTests {
         let log = AuditLog(store: store, logger: TestSupport.logger)
         log.start(interval: .milliseconds(10))
         log.record(event("in flight"))
-        try await Task.sleep(for: .milliseconds(150))  // the periodic flush has taken the record and is writing
+        // The periodic flush has taken the record and is writing it (for 500 ms): stop must wait.
+        #expect(await eventually { store.writesStarted.withLock { $0 } == 1 })
         await log.stop()
         #expect(try await store.audit(limit: 10, after: nil).map(\.event.tool) == ["in flight"])
     }
