@@ -273,25 +273,43 @@ async def test_cancel_reaches_only_the_client_that_sent_it(server):
             )
             sessions.append(init.headers["mcp-session-id"])
         assert sessions[0] != sessions[1]
-        short = {"name": "countdown", "arguments": {"steps": 8, "delay_ms": 100}}
-        outcome: dict[str, httpx2.Response] = {}
+        # Both calls stream their progress, so the cancel goes out once both are surely running
+        # (a cancel that arrives before its call is ignored); the other call then still has most
+        # of its 2 s to go.
+        other = {"name": "countdown", "arguments": {"steps": 20, "delay_ms": 100}}
+        running = {session: anyio.Event() for session in sessions}
+        messages: dict[str, list[dict]] = {}
+        ended: dict[str, float] = {}
 
         async def call(session: str, params: dict) -> None:
+            params = {**params, "_meta": {"progressToken": f"progress-{session}"}}
             headers = {**LEGACY_HEADERS, "Mcp-Session-Id": session}
-            outcome[session] = await http.post(server.url, headers=headers, content=rpc("tools/call", params, id=request_id))
+            text = ""
+            async with http.stream("POST", server.url, headers=headers, content=rpc("tools/call", params, id=request_id)) as response:
+                assert response.status_code == 200
+                async for chunk in response.aiter_text():
+                    text += chunk
+                    if "notifications/progress" in text:
+                        running[session].set()
+            messages[session] = sse_messages(text)
+            ended[session] = time.monotonic()
 
-        with anyio.fail_after(10):
+        with anyio.fail_after(15):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(call, sessions[0], COUNTDOWN)
-                tg.start_soon(call, sessions[1], short)
-                await anyio.sleep(0.3)
+                tg.start_soon(call, sessions[1], other)
+                for event in running.values():
+                    await event.wait()
                 cancel = rpc("notifications/cancelled", {"requestId": request_id}, id=None)
                 response = await http.post(server.url, headers={**LEGACY_HEADERS, "Mcp-Session-Id": sessions[0]}, content=cancel)
                 assert response.status_code == 202
+                cancelled_at = time.monotonic()
 
-    cancelled, completed = outcome[sessions[0]], outcome[sessions[1]]
-    assert cancelled.content == b"", "the cancelled call must get no response"
-    assert completed.json()["result"]["content"][0]["text"] == "Counted down 8 steps."
+    cancelled, completed = ([m for m in messages[session] if "id" in m] for session in sessions)
+    assert cancelled == [], "the cancelled call must get no response"
+    assert [m["result"]["content"][0]["text"] for m in completed] == ["Counted down 20 steps."], completed
+    # The other call was still running when the cancel had been handled, so it could have been hit.
+    assert ended[sessions[1]] > cancelled_at
 
 
 async def test_cancelling_an_unknown_request_is_harmless(server):
