@@ -110,7 +110,7 @@ struct ReloadTests {
         defer { plugins.remove() }
         let manifest = plugins.add("versioned", manifest: Self.manifest())
         try Self.install("fixture_versioned_v1", into: plugins)
-        let host = plugins.host(aliasTTL: .seconds(2))
+        let host = plugins.host()
         await host.start()
 
         try Self.manifest(toolName: "which_build").write(toFile: manifest, atomically: true, encoding: .utf8)
@@ -129,10 +129,22 @@ struct ReloadTests {
         #expect(await host.reload(reason: "test").applied)
         #expect(try await answer(host, tool: "answer") == "v2")
         #expect(host.status.aliases == ["answer"])
+        await host.shutdown()
+    }
 
-        // Its time up, the old name is unknown, reload or not.
+    @Test("an alias ends when plugins.alias_ttl is up, reload or not")
+    func aliasExpiry() async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        let manifest = plugins.add("versioned", manifest: Self.manifest())
+        try Self.install("fixture_versioned_v1", into: plugins)
+        let host = plugins.host(aliasTTL: .milliseconds(300))
+        await host.start()
+        try Self.manifest(toolName: "which_build").write(toFile: manifest, atomically: true, encoding: .utf8)
+        #expect(await host.reload(reason: "test").applied)
         #expect(await eventually { host.status.aliases.isEmpty })
         await #expect(throws: MCPError.self) { try await answer(host, tool: "answer") }
+        #expect(try await answer(host, tool: "which_build") == "v1")
         await host.shutdown()
     }
 

@@ -277,18 +277,20 @@ public final class WorkerPlugin: PluginTransport {
                 logger.error("plugin worker wrote to stderr:\n\(report.joined(separator: "\n"))", metadata: ["plugin": "\(plugin)"])
                 report = []
             }
+            var reported = false
             while true {
                 let chunk = handle.availableData
                 if chunk.isEmpty { break }
                 pending.append(chunk)
+                // "*** Signal 11: Backtracing from 0x... done ***": the line ends only once the
+                // backtrace is written, so the crash is recognised from the line's start.
+                if !reported, let number = Self.crashSignal(in: pending) {
+                    reported = true
+                    self?.crashed(worker, reason: "killed by signal \(number)" + (Self.signalNames[number].map { ", \($0)" } ?? ""))
+                }
                 while let newline = pending.firstIndex(of: 0x0A) {
-                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    report.append(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
                     pending.removeSubrange(pending.startIndex...newline)
-                    // "*** Signal 11: Backtracing from 0x...": the backtracer runs before the worker exits.
-                    if line.hasPrefix("*** Signal "), let number = Int32(line.dropFirst(11).prefix { $0.isNumber }) {
-                        self?.crashed(worker, reason: "killed by signal \(number)" + (Self.signalNames[number].map { ", \($0)" } ?? ""))
-                    }
-                    report.append(line)
                     if report.count >= 200 { flush() }
                 }
             }
@@ -315,6 +317,16 @@ public final class WorkerPlugin: PluginTransport {
             registry.finish(
                 call, with: .unavailable("plugin '\(plugin)' crashed while handling this call in handler '\(handler)' (\(reason)); it is being restarted"))
         }
+    }
+
+    /// The signal of the Swift backtracer's "*** Signal N:" line starting anywhere in `output`.
+    static func crashSignal(in output: Data) -> Int32? {
+        let text = String(decoding: output, as: UTF8.self)
+        guard let start = text.range(of: "*** Signal ") else { return nil }
+        let rest = text[start.upperBound...]
+        let digits = rest.prefix { $0.isNumber }
+        guard !digits.isEmpty, rest.dropFirst(digits.count).first == ":" else { return nil }
+        return Int32(digits)
     }
 
     static let signalNames: [Int32: String] = [
