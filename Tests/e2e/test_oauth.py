@@ -526,6 +526,15 @@ def in_order(wire: list[tuple[str, str, int]], steps: list[tuple[str, str, int]]
     return position == len(steps)
 
 
+async def tools_and_projects(server: PlugboardServer, auth: httpx2.Auth, mode: str, on_response) -> tuple[set[str], object]:
+    """Through the official client signed in by `auth`: the tool names it lists, and its
+    list_projects result. `on_response` sees every HTTP response (the OAuth chain among them)."""
+    async with httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30.0), event_hooks={"response": [on_response]}) as http:
+        async with Client(streamable_http_client(server.url, http_client=http), mode=mode, read_timeout_seconds=30.0) as client:
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+            return tools, await client.call_tool("list_projects", {"limit": 50})
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("user", ["alice", "bob"])
 @pytest.mark.parametrize("mode", [pytest.param("legacy", id="legacy"), pytest.param(MODERN, id="modern")])
@@ -541,10 +550,7 @@ async def test_sdk_full_chain_with_login_and_consent(oauth_server, mode, user):
 
     provider = sdk_provider(server, agent, client_name, redirect_uri)
     try:
-        async with httpx2.AsyncClient(auth=provider, timeout=httpx2.Timeout(30.0), event_hooks={"response": [record]}) as http:
-            async with Client(streamable_http_client(server.url, http_client=http), mode=mode, read_timeout_seconds=30.0) as client:
-                tools = {tool.name for tool in (await client.list_tools()).tools}
-                result = await client.call_tool("list_projects", {"limit": 50})
+        tools, result = await tools_and_projects(server, provider, mode, record)
     finally:
         agent.browser.close()
 

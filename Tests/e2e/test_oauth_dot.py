@@ -67,6 +67,7 @@ from test_oauth import (
     prm_url,
     raw_projects,
     redirect_query,
+    tools_and_projects,
 )
 from test_oauth_external import assert_rows_of
 
@@ -433,10 +434,7 @@ async def test_sdk_signs_in_through_django_login_and_dot_consent(dot, by_usernam
         callback_handler=agent.callback_handler,
     )
     try:
-        async with httpx2.AsyncClient(auth=provider, timeout=httpx2.Timeout(30.0), event_hooks={"response": [record]}) as http:
-            async with Client(streamable_http_client(server.url, http_client=http), mode=mode, read_timeout_seconds=30.0) as client:
-                tools = {tool.name for tool in (await client.list_tools()).tools}
-                result = await client.call_tool("list_projects", {"limit": 50})
+        tools, result = await tools_and_projects(server, provider, mode, record)
     finally:
         agent.browser.close()
 

@@ -588,23 +588,29 @@ async def test_watcher_picks_up_a_library_dropped_in(versioned_server):
         assert server.plugin_status("versioned")["library_version"] == "2.0.0"
 
 
+async def write_in_place(server: PlugboardServer, data: bytes, chunks: int, pause) -> None:
+    """Writes the versioned library in place (no temp name), as `cp` does, in `chunks` pieces,
+    awaiting `pause(index)` between them."""
+    size = -(-len(data) // chunks)
+    with open(server.plugins_dir / "versioned" / VERSIONED_LIBRARY, "wb") as library:
+        for index in range(chunks):
+            library.write(data[index * size:(index + 1) * size])
+            library.flush()
+            os.fsync(library.fileno())
+            if index < chunks - 1:
+                await pause(index)
+
+
 async def test_watcher_waits_for_a_slowly_written_library(versioned_server):
     server = watching_server(versioned_server, "watch_slow")
     data = built_library(VERSIONED_V2).read_bytes()
     chunks = 6
-    size = -(-len(data) // chunks)
     async with connect(server.url, "legacy") as client:
         assert await answer(client) == "v1"
         mark = server.log_mark()
         # Written in place (no temp name), in pieces with pauses shorter than the debounce: a
         # reload of the half-written library would be refused (or worse).
-        with open(server.plugins_dir / "versioned" / VERSIONED_LIBRARY, "wb") as library:
-            for index in range(chunks):
-                library.write(data[index * size:(index + 1) * size])
-                library.flush()
-                os.fsync(library.fileno())
-                if index < chunks - 1:
-                    await anyio.sleep(DEBOUNCE_MS / 1000 / 2)
+        await write_in_place(server, data, chunks, lambda _: anyio.sleep(DEBOUNCE_MS / 1000 / 2))
         await server.await_log(APPLIED, since=mark, timeout=5)
         await anyio.sleep(DEBOUNCE_MS / 1000 * 3)  # long enough for a second reload, if one were coming
         assert len(server.log_lines(APPLIED, since=mark)) == 1, server.log_lines(APPLIED, since=mark)
@@ -621,7 +627,6 @@ async def test_watcher_survives_a_writer_slower_than_the_debounce(versioned_serv
     server = watching_server(versioned_server, "watch_slower")
     data = built_library(VERSIONED_V2).read_bytes()
     chunks = 4
-    size = -(-len(data) // chunks)
     failures: list[str] = []
     answers: list[str] = []
     async with connect(server.url, "legacy") as client, connect(server.url, "legacy") as loader:
@@ -639,14 +644,10 @@ async def test_watcher_survives_a_writer_slower_than_the_debounce(versioned_serv
 
         async with anyio.create_task_group() as group:
             group.start_soon(keep_calling)
-            with open(server.plugins_dir / "versioned" / VERSIONED_LIBRARY, "wb") as library:
-                for index in range(chunks):
-                    library.write(data[index * size:(index + 1) * size])
-                    library.flush()
-                    os.fsync(library.fileno())
-                    if index < chunks - 1:
-                        # Longer than the debounce: the watcher reloads the half-written file.
-                        await server.await_log(r"looks incomplete \(still being copied\?\)", since=server.log_mark() if index else mark, timeout=10)
+            # Longer than the debounce: the watcher reloads the half-written file each time.
+            await write_in_place(
+                server, data, chunks,
+                lambda index: server.await_log(r"looks incomplete \(still being copied\?\)", since=server.log_mark() if index else mark, timeout=10))
             await wait_for_answer(client, "v2", within=5.0)
             done.set()
         assert failures == [], failures[:5]
