@@ -16,7 +16,7 @@ import anyio
 import httpx2
 import pytest
 
-from support import LEGACY, VERSIONED_LIBRARY, VERSIONED_V2, PlugboardServer, built_library, connect, text_of
+from support import LEGACY, VERSIONED_LIBRARY, VERSIONED_V1, VERSIONED_V2, PlugboardServer, built_library, connect, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -26,6 +26,7 @@ CRASH_ANSWER_S = 3.0
 CRASH_SIGNALS = {"segfault": 11, "fatal": 4}
 # Connections held open while a retired worker exits.
 STREAMS = 8
+BUILDS = {VERSIONED_V1: "v1", VERSIONED_V2: "v2"}
 
 
 def isolated_server(versioned_server, name: str) -> PlugboardServer:
@@ -181,66 +182,94 @@ async def test_reloading_an_isolated_plugin_replaces_its_worker(versioned_server
 
 
 
+# Tries of the set-up below before the test gives up on this machine.
+SLOW_EXIT_ATTEMPTS = 3
+
+
 async def test_retiring_a_worker_slow_to_exit_leaves_other_connections_alone(versioned_server):
     """Retiring a worker closes its input; the worker then exits in its own time (or is killed
     after 2 s). Connections the host accepts meanwhile must not be affected by that clean-up.
 
     The old worker is paused (SIGSTOP) across the reload and resumed once new connections are
-    open: a worker whose shutdown takes a moment, made deterministic."""
+    open: a worker whose shutdown takes a moment, made deterministic. The connections must be
+    open before the worker is gone; on a machine too slow to open them within the host's 2 s the
+    set-up is tried again, and the test is skipped if it never manages."""
     server = isolated_server(versioned_server, "slow_exit")
-    [old_worker] = server.worker_pids()
-    ended: list[str] = []
-    opened = anyio.Event()
-    open_count = 0
-    os.kill(old_worker, signal.SIGSTOP)
-    try:
-        with anyio.fail_after(30):
-            server.install_library("versioned", built_library(VERSIONED_V2), VERSIONED_LIBRARY)
+    ended: list[str] = []  # connections the host cut, over every attempt
+
+    async def hold_stream(streams: list[str], stop: anyio.Event) -> None:
+        # A handshake-era GET stream: a connection the host keeps until the client leaves.
+        # `streams` gets one entry per open stream, "notified" once a tools list_changed came.
+        async with httpx2.AsyncClient(timeout=httpx2.Timeout(10.0, read=None)) as http:
+            async with http.stream("GET", server.url, headers={"Accept": "text/event-stream", "MCP-Protocol-Version": LEGACY}) as stream:
+                assert stream.status_code == 200
+                index = len(streams)
+                streams.append("open")
+                async with anyio.create_task_group() as group:
+
+                    async def read() -> None:
+                        text = ""
+                        try:
+                            async for chunk in stream.aiter_text():
+                                text += chunk
+                                if "notifications/tools/list_changed" in text:
+                                    streams[index] = "notified"
+                            ended.append("closed by the host")
+                        except httpx2.HTTPError as error:
+                            ended.append(f"{type(error).__name__}: {error}")
+                        streams[index] = "ended"
+                        group.cancel_scope.cancel()
+
+                    group.start_soon(read)
+                    await stop.wait()
+                    group.cancel_scope.cancel()
+
+    async def attempt(number: int, build: str) -> bool:
+        """Retires the worker while it is paused and opens the connections meanwhile; False when
+        the host had killed the worker before they were all open (nothing was tested then)."""
+        [old_worker] = server.worker_pids()
+        os.kill(old_worker, signal.SIGSTOP)
+        try:
+            server.install_library("versioned", built_library(build), VERSIONED_LIBRARY)
             done = await anyio.to_thread.run_sync(server.reload)
             assert done.returncode == 0, done.stdout + done.stderr
-            reloaded = time.monotonic()
-
-            async def hold_stream(stop: anyio.Event) -> None:
-                # A handshake-era GET stream: a connection the host keeps until the client leaves.
-                nonlocal open_count
-                async with httpx2.AsyncClient(timeout=httpx2.Timeout(10.0, read=None)) as http:
-                    async with http.stream("GET", server.url, headers={"Accept": "text/event-stream", "MCP-Protocol-Version": LEGACY}) as stream:
-                        assert stream.status_code == 200
-                        open_count += 1
-                        if open_count == STREAMS:
-                            opened.set()
-                        async with anyio.create_task_group() as group:
-
-                            async def read() -> None:
-                                try:
-                                    async for _ in stream.aiter_bytes():
-                                        pass
-                                    ended.append("closed by the host")
-                                except httpx2.HTTPError as error:
-                                    ended.append(f"{type(error).__name__}: {error}")
-                                group.cancel_scope.cancel()
-
-                            group.start_soon(read)
-                            await stop.wait()
-                            group.cancel_scope.cancel()
-
+            streams: list[str] = []
             stop = anyio.Event()
             async with anyio.create_task_group() as group:
                 for _ in range(STREAMS):
-                    group.start_soon(hold_stream, stop)
-                await opened.wait()
-                # Well before the host's 2 s deadline for the worker, after which it kills it.
-                assert time.monotonic() - reloaded < 1.5, "too slow to open the connections for this test"
+                    group.start_soon(hold_stream, streams, stop)
+                await wait_until(lambda: len(streams) == STREAMS, 30, f"{STREAMS} connections open")
+                if process_gone(old_worker):
+                    stop.set()
+                    return False
                 os.kill(old_worker, signal.SIGCONT)  # now it sees the end of its input and exits
                 await wait_until(lambda: process_gone(old_worker), 5, f"the old worker {old_worker} gone")
-                await anyio.sleep(0.5)
+                # The host has reaped it (and closes its side of the worker's pipes on that):
+                # every connection must still carry what the host sends next, here the news that
+                # a tool's description changed. This waits for that instead of a fixed pause.
+                server.tool_overlays = {"divide": {"description": f"Divides (attempt {number})."}}
+                server.rewrite_config()
+                done = await anyio.to_thread.run_sync(server.reload)
+                assert done.returncode == 0, done.stdout + done.stderr
+                await wait_until(lambda: "open" not in streams, 10, f"every connection notified or ended: {streams}")
                 stop.set()
-    finally:
-        if not process_gone(old_worker):
-            os.kill(old_worker, signal.SIGCONT)
+            return True
+        finally:
+            if not process_gone(old_worker):
+                os.kill(old_worker, signal.SIGCONT)
+
+    with anyio.fail_after(60 * SLOW_EXIT_ATTEMPTS):
+        for number in range(1, SLOW_EXIT_ATTEMPTS + 1):
+            build = VERSIONED_V2 if number % 2 else VERSIONED_V1
+            if tested := await attempt(number, build):
+                break
     crash = server.find_log(r"Precondition failed|Fatal error|Program crashed")
     assert server.is_running(), f"the host died: {crash}"
     assert crash is None, crash
     assert ended == [], f"{len(ended)} of {STREAMS} connections were cut when the old worker exited: {ended}"
     async with connect(server.url, "legacy") as client:
-        assert text_of(await client.call_tool("answer", {})) == "v2"
+        assert text_of(await client.call_tool("answer", {})) == BUILDS[build]
+    if not tested:
+        pytest.skip(
+            f"this machine is too slow for this test: {SLOW_EXIT_ATTEMPTS} times, opening {STREAMS} connections took longer "
+            "than the host waits (2 s) for a retired worker before it kills it")
