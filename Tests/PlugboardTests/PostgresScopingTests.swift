@@ -342,6 +342,33 @@ final class PostgresScopingTests {
         }
     }
 
+    @Test("a huge result stops while it is read: the host's memory stays within 64 MB of its value at rest")
+    func hugeResults() async throws {
+        _ = try await ScopingAttacks.run(
+            .init(name: "at rest", sql: "SELECT owner_id FROM projects", expect: .count(2)), on: host.servingCatalog, postgres: true)
+        for (sql, _) in ResidentMemory.probes.filter(\.postgres) {
+            let attack = ScopingAttacks.Attack(name: sql, sql: sql, expect: .refused("the query's result is over 8 MiB"))
+            let growth = try await ResidentMemory.growth { _ = try await ScopingAttacks.run(attack, on: host.servingCatalog, postgres: true) }
+            #expect(growth < 64 * ResidentMemory.megabytes, "\(sql): RSS grew by \(growth / ResidentMemory.megabytes) MB")
+        }
+        #expect(data.reads.count == 0, "a read over the budget is never prepared")
+        // A prepared read stops at the budget as well.
+        let growing = "SELECT repeat('x', $1::int) FROM generate_series(1, 50)"
+        for _ in 1...2 {
+            _ = try await ScopingAttacks.run(.init(name: "small", sql: growing, parameters: [10], expect: .count(50)), on: host.servingCatalog, postgres: true)
+        }
+        #expect(data.reads.count == 1)
+        let large = ScopingAttacks.Attack(name: "large", sql: growing, parameters: [1_500_000], expect: .refused("the query's result is over 8 MiB"))
+        let growth = try await ResidentMemory.growth { _ = try await ScopingAttacks.run(large, on: host.servingCatalog, postgres: true) }
+        #expect(growth < 64 * ResidentMemory.megabytes, "prepared: RSS grew by \(growth / ResidentMemory.megabytes) MB")
+        #expect(data.reads.count == 1, "still prepared: the read ran, its result was too large")
+        // A write's RETURNING counts too (after it arrives); the write is rolled back.
+        let returning = ScopingAttacks.Attack(
+            name: "RETURNING", sql: "UPDATE projects SET name = name RETURNING repeat('x', 5000000)", writes: true,
+            expect: .refused("the query's result is over 8 MiB"))
+        _ = try await ScopingAttacks.run(returning, on: host.servingCatalog, postgres: true)
+    }
+
     @Test("a runaway query stops at its time limit, rows stop at the cap")
     func limits() async throws {
         let context = MCPCallContext(caller: MCPCaller(owner: "alice"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())

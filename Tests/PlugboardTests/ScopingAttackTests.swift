@@ -2,6 +2,7 @@ import Foundation
 import PlugboardJSON
 import PlugboardMCP
 import PlugboardPlugins
+import Synchronization
 import Testing
 
 @testable import PlugboardData
@@ -224,6 +225,17 @@ final class SQLiteScopingTests {
         _ = try await ScopingAttacks.run(nobody, on: host.servingCatalog, owner: "carol")
     }
 
+    @Test("a huge result stops while it is read: the host's memory stays within 64 MB of its value at rest")
+    func hugeResults() async throws {
+        _ = try await ScopingAttacks.run(
+            .init(name: "at rest", sql: "SELECT owner_id FROM projects", expect: .count(2)), on: host.servingCatalog)
+        for (sql, _) in ResidentMemory.probes.filter({ !$0.postgres }) {
+            let attack = ScopingAttacks.Attack(name: sql, sql: sql, expect: .refused("the query's result is over 8 MiB"))
+            let growth = try await ResidentMemory.growth { _ = try await ScopingAttacks.run(attack, on: host.servingCatalog) }
+            #expect(growth < 64 * ResidentMemory.megabytes, "\(sql): RSS grew by \(growth / ResidentMemory.megabytes) MB")
+        }
+    }
+
     @Test("a runaway query stops at its time limit, rows stop at the cap")
     func limits() async throws {
         let context = MCPCallContext(caller: MCPCaller(owner: "alice"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
@@ -240,6 +252,53 @@ final class SQLiteScopingTests {
         let after = try await host.servingCatalog.callTool("read_sql", arguments: ["sql": "SELECT count(*) FROM projects"], context: context)
         #expect(after["structuredContent"]?["rows"] == [[2]])
     }
+}
+
+/// How much this process's memory grows while something runs: the host runs in the test process.
+enum ResidentMemory {
+    /// VmRSS of this process, in bytes (0 when /proc cannot be read).
+    static var current: Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { return 0 }
+        return kilobytes * 1024
+    }
+
+    private final class Peak: Sendable {
+        let bytes: Mutex<Int>
+        init(_ bytes: Int) { self.bytes = Mutex(bytes) }
+    }
+
+    /// How far RSS rose above its value before `body`, sampled every millisecond while it ran.
+    static func growth(during body: () async throws -> Void) async throws -> Int {
+        let before = current
+        let peak = Peak(before)
+        let sampler = Task.detached {
+            while !Task.isCancelled {
+                let now = current
+                peak.bytes.withLock { $0 = max($0, now) }
+                try? await Task.sleep(for: .milliseconds(1))
+            }
+        }
+        defer { sampler.cancel() }
+        try await body()
+        let now = current
+        return peak.bytes.withLock { max($0, now) } - before
+    }
+
+    /// Statements whose results would take hundreds of megabytes, and what they must answer.
+    static let probes: [(sql: String, postgres: Bool)] = [
+        // One row of four 9 MB values (NULs, six characters each in JSON): refused before a value is fetched.
+        ("SELECT zeroblob(9000000), zeroblob(9000000), zeroblob(9000000), zeroblob(9000000)", false),
+        // Rows under the budget each, over it together: reading stops at the budget.
+        ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 50) SELECT x, zeroblob(1500000) FROM c", false),
+        // Four 90 MB rows: PostgreSQL refuses the first rather than send it.
+        ("SELECT repeat('x', 90000000) FROM generate_series(1, 4)", true),
+        ("SELECT repeat('x', 1500000) FROM generate_series(1, 50)", true),
+    ]
+
+    static let megabytes = 1024 * 1024
 }
 
 /// Reads the database directly, around the scoping, to check what attacks did.

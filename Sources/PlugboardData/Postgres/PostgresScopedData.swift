@@ -292,12 +292,21 @@ public final class PostgresScopedData: DataService, DataReadiness {
         let sql = Self.capped(statement.body, rows: scope.maxRows + 1)
         let key = PreparedReads.Key(plugin: scope.plugin, sql: sql, types: types)
         var rows: [PostgresRow] = []
+        // Rows are counted as they arrive: past the budget the rest is not read (the database
+        // refuses a single row over it, see `capped`).
+        var size = 0
+        func add(_ row: PostgresRow) -> Bool {
+            size += Self.size(of: row)
+            guard size <= ResultBudget.bytes else { return false }
+            rows.append(row)
+            return true
+        }
         if prepared, let name = reads.name(for: key) {
             do {
                 let stream = try await PluginRead.$text.withValue(.init(name: name, sql: sql, types: types)) {
                     try await connection.execute(PluginRead(bindings: bindings), logger: logger)
                 }
-                for try await row in stream { rows.append(row) }
+                for try await row in stream where !add(row) { break }
                 statements.reads.insert(name)
             } catch {
                 // Never run here before, it may have failed to prepare (and would fail here from
@@ -310,12 +319,30 @@ public final class PostgresScopedData: DataService, DataReadiness {
                 throw state == "57014" ? error : RetiredRead(underlying: error)
             }
         } else {
-            rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).get().rows
-            if reads.succeeded(key) {
+            let stream: PostgresRowSequence = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+            for try await row in stream where !add(row) { break }
+            if size <= ResultBudget.bytes, reads.succeeded(key) {
                 logger.notice("\(reads.capacity) distinct plugin reads are prepared statements; further ones run unprepared (slower)")
             }
         }
+        guard size <= ResultBudget.bytes else { throw ResultBudget.tooLarge() }
         return try Self.collect(rows, limit: scope.maxRows)
+    }
+
+    /// A row's size as `ResultBudget` counts it, from the bytes PostgreSQL sent.
+    static func size(of row: PostgresRow) -> Int {
+        var size = 2
+        for cell in row {
+            guard let bytes = cell.bytes else {
+                size += ResultBudget.null
+                continue
+            }
+            switch cell.dataType {
+            case .int2, .int4, .int8, .oid, .float4, .float8, .bool: size += ResultBudget.number
+            default: size += ResultBudget.value(bytes: bytes.readableBytes)
+            }
+        }
+        return size
     }
 
     /// A statement of a tool that declares writes, committed only when it did what a plugin
@@ -337,6 +364,10 @@ public final class PostgresScopedData: DataService, DataReadiness {
             guard ["INSERT", "UPDATE", "DELETE", "SELECT", "MERGE"].contains(outcome.metadata.command) else {
                 throw QueryRefusal("only SELECT, INSERT, UPDATE and DELETE statements are allowed")
             }
+            // Already in memory: the budget only keeps the answer from growing it further.
+            guard outcome.rows.prefix(scope.maxRows).reduce(0, { $0 + Self.size(of: $1) }) <= ResultBudget.bytes else {
+                throw ResultBudget.tooLarge()
+            }
             var result = try Self.collect(outcome.rows, limit: scope.maxRows)
             result.rowsAffected = outcome.metadata.rows
             _ = try await (scope.writes ? statements.commit : statements.rollback).execute().get()
@@ -351,12 +382,21 @@ public final class PostgresScopedData: DataService, DataReadiness {
     /// LIMIT written last binds to the outermost query whatever the statement says (text that
     /// tried to swallow it, an open quote or comment, makes the statement invalid instead).
     /// The newline ends a trailing `--` comment (the gate took off the terminating `;`).
-    static func capped(_ sql: Substring, rows: Int) -> String {
-        cappedPrefix + sql + "\n) AS pb_rows LIMIT \(rows)"
+    /// The rows that pass the cap are checked once more, in the database: a row whose values take
+    /// more than the result budget fails there (with a marker `message(for:)` recognises) rather
+    /// than being sent, since the driver holds a whole row in memory before the host sees any of
+    /// it. Only the rows within the cap are measured (the cap's subquery is never flattened into
+    /// the plugin's statement, having a LIMIT); a value stored compressed counts at its
+    /// compressed size there, and in full once it arrives.
+    static func capped(_ sql: Substring, rows: Int, budget: Int = ResultBudget.bytes) -> String {
+        cappedPrefix + sql + "\n) AS pb_rows LIMIT \(rows)) AS pb_capped WHERE (CASE WHEN pg_catalog.pg_column_size(pb_capped.*) > \(budget) "
+            + "THEN (\(tooLargeMarker) || pg_catalog.pg_column_size(pb_capped.*))::int END) IS NULL"
     }
 
     /// What `capped` writes before the plugin's statement.
-    static let cappedPrefix = "SELECT * FROM (\n"
+    static let cappedPrefix = "SELECT * FROM (SELECT * FROM (\n"
+    /// The text of the error a row over the budget raises in `capped`.
+    static let tooLargeMarker = "'pb_result_too_large '"
 
     /// The parameters as PostgresNIO binds them, and the types it declares for them (the key of a
     /// prepared read; null leaves the type to PostgreSQL).
@@ -435,8 +475,13 @@ public final class PostgresScopedData: DataService, DataReadiness {
             let message = PostgresErrorText.plugin(
                 server, position: error.serverInfo?[.position], statement: statement.body,
                 offset: statement.isRead ? cappedPrefix.unicodeScalars.count : 0)
-            let foreign = ["pb_rows", "pb_plugin_", "pb_read_"].contains { message.contains($0) && !statement.body.contains($0) }
+            let foreign = ["pb_rows", "pb_capped", "pb_plugin_", "pb_read_", "pb_result_too_large"].contains {
+                message.contains($0) && !statement.body.contains($0)
+            }
             return foreign ? "the query failed (SQLSTATE \(state))" : message
+        }
+        if state == "22P02", server.contains("pb_result_too_large"), !statement.body.contains("pb_result_too_large") {
+            return ResultBudget.tooLarge().message
         }
         switch state {
         case "57014": return "the query took longer than its \(Int(timeout.timeInterval * 1000)) ms time limit"

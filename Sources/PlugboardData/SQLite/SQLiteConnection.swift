@@ -168,6 +168,20 @@ final class SQLiteStatement {
         (0..<sqlite_nio_sqlite3_column_count(handle)).map { String(cString: sqlite_nio_sqlite3_column_name(handle, $0)) }
     }
 
+    /// About what the current row takes as JSON (`ResultBudget`), measured without fetching the
+    /// values: asking a blob's size does not expand a zeroblob.
+    var rowSize: Int {
+        var size = 2
+        for column in 0..<sqlite_nio_sqlite3_column_count(handle) {
+            switch sqlite_nio_sqlite3_column_type(handle, column) {
+            case SQLITE_INTEGER, SQLITE_FLOAT: size += ResultBudget.number
+            case SQLITE_NULL: size += ResultBudget.null
+            default: size += ResultBudget.value(bytes: Int(sqlite_nio_sqlite3_column_bytes(handle, column)))
+            }
+        }
+        return size
+    }
+
     var row: [SQLValue] {
         (0..<sqlite_nio_sqlite3_column_count(handle)).map { column in
             switch sqlite_nio_sqlite3_column_type(handle, column) {

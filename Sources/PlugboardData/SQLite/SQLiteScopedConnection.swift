@@ -46,7 +46,7 @@ final class SQLiteScopedConnection: @unchecked Sendable {
     /// under the real-side authorizer, with a timeout and a row cap.
     func run(
         _ sql: [UInt8], slots: [Int], parameters: [JSONValue], owner: String, plugin: SQLiteLayout.Plugin, internalTriggers: Set<String>,
-        writes: Bool, maxRows: Int, timeout: Duration
+        writes: Bool, maxRows: Int, timeout: Duration, budget: Int = ResultBudget.bytes
     ) throws(QueryRefusal) -> QueryRows {
         do {
             try connection.execute(writes ? "BEGIN IMMEDIATE" : "BEGIN")
@@ -73,15 +73,21 @@ final class SQLiteScopedConnection: @unchecked Sendable {
             }
             var rows: [[JSONValue]] = []
             var truncated = false
+            var size = 0
             while try statement.step() {
                 if rows.count == maxRows {
                     truncated = true
                     break
                 }
+                // Measured before the values are fetched: a row over the budget is never copied.
+                size += statement.rowSize
+                guard size <= budget else { break }
                 rows.append(statement.row.map(\.json))
             }
-            outcome = .success(
-                QueryRows(columns: statement.columnNames, rows: rows, truncated: truncated, rowsAffected: writes ? connection.changes : nil))
+            outcome =
+                size > budget
+                ? .failure(ResultBudget.tooLarge(budget))
+                : .success(QueryRows(columns: statement.columnNames, rows: rows, truncated: truncated, rowsAffected: writes ? connection.changes : nil))
         } catch {
             outcome = .failure(QueryRefusal(Self.message(for: error, timeout: timeout)))
         }
