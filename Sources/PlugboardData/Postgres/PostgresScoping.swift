@@ -4,7 +4,7 @@ import Logging
 import PlugboardContracts
 import PostgresNIO
 
-/// Sets up and checks what makes PostgreSQL enforce per-owner scoping (DESIGN §3, verified
+/// Sets up and checks what makes PostgreSQL enforce per-owner scoping (README "PostgreSQL", verified
 /// against the adversarial suite):
 /// - declared owned tables get row-level security, enabled *and forced*, with one policy keyed
 ///   on the transaction-local setting `plugboard.owner`;

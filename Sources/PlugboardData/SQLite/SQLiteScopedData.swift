@@ -7,7 +7,7 @@ import VaporCSQLite
 
 /// Per-owner scoped queries on SQLite (the embedded default).
 ///
-/// SQLite has no row-level security, so the guarantee is built from its own parts (DESIGN §3,
+/// SQLite has no row-level security, so the guarantee is built from its own parts (README "Data: per-owner scoping",
 /// verified against the adversarial suite):
 /// 1. a lexical gate on the statement kind;
 /// 2. the statement is compiled on the plugin's *stand-in*, where only the declared names exist:
