@@ -102,6 +102,9 @@ async def test_worker_crashes_fail_only_the_call_in_flight(versioned_server):
                     crash_windows.append((began, time.monotonic()))
                     line = server.wait_for_log(r"plugin worker died", since=mark)
                     assert f"killed by signal {signal}" in line and "in handler versioned.crash" in line and "1 call(s) failed" in line
+                    # The crashed thread's backtrace, symbolicated to the fixture's source line, is in the log.
+                    server.wait_for_log(r"plugin worker wrote to stderr", since=mark)
+                    server.wait_for_log(r"Versioned\.swift:\d+", since=mark)
                     restarted = server.worker_pids()
                     assert len(restarted) == 1 and restarted[0] not in workers, (workers, restarted)
                     await wait_until(lambda: process_gone(workers[-1]), 5, f"worker {workers[-1]} gone")
