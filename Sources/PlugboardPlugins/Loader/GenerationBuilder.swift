@@ -83,14 +83,15 @@ struct GenerationBuilder {
             }
         }
         named.removeAll { refused[$0.manifest.plugin] != nil }
-        let abort = { () -> Bool in configuration.reloadPolicy == .allOrNothing && previous != nil && !report.refusals.isEmpty }
+        // All or nothing: a reload stops at its first refusal (a start serves what loads).
+        func abandoned() -> Bool { !keepsPrevious && previous != nil && !report.refusals.isEmpty }
 
         var reusable: [PluginIdentity: LoadedPlugin] = [:]
         for plugin in previous?.plugins ?? [] { reusable[plugin.identity] = plugin }
         var loaded: [String: (plugin: LoadedPlugin, tools: [NamedPlugin.Tool])] = [:]
         var created: [LoadedPlugin] = []
         var carriedOver: [String] = []
-        for candidate in named where !abort() {
+        for candidate in named where !abandoned() {
             do {
                 let (copy, manifest) = try prepare(candidate.manifest)
                 let identity = PluginIdentity(plugin: manifest.plugin, digest: copy.digest, config: manifest.config.jsonString, isolation: manifest.isolation)
@@ -109,7 +110,7 @@ struct GenerationBuilder {
                 refuse(PluginRefusal(file: candidate.manifest.file, line: nil, plugin: candidate.manifest.plugin, reason: error.description))
             }
         }
-        if abort() {
+        if abandoned() {
             for plugin in created { await plugin.transport.retire() }
             return Build(generation: nil, report: report, carriedOver: [], kept: [], unchanged: true)
         }
