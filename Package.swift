@@ -51,7 +51,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
-        .package(url: "https://github.com/vapor/sqlite-nio.git", exact: "1.13.2"),
         // PluginRead relies on `execute` reading a prepared statement's statics within the call
         // (PostgresScopedData's prepared reads): check that before moving this pin.
         .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
@@ -93,13 +92,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The system's SQLite, called directly: the scoped queries need its authorizer, limits,
+        // interrupt and progress handler, which no Swift wrapper exposes.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // The stores: host state, audit and the per-owner scoped queries, on SQLite or PostgreSQL.
         // A sibling of PlugboardPlugins: the two agree only through PlugboardContracts.
         .target(
             name: "PlugboardData",
             dependencies: [
-                "PlugboardJSON", "PlugboardContracts", "CPlugboard",
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                "PlugboardJSON", "PlugboardContracts", "CPlugboard", "CSQLite",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

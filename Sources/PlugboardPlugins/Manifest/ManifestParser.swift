@@ -7,10 +7,16 @@ import Yams
 public enum ManifestParser {
     public static func parse(yaml text: String, file: String) throws(PluginRefusal) -> Manifest {
         var pluginName: String?
-        let fail: (Int?, String) -> PluginRefusal = { line, reason in
-            PluginRefusal(file: file, line: line, plugin: pluginName, reason: reason)
+        do {
+            return try read(text, file: file, name: &pluginName)
+        } catch {
+            throw PluginRefusal(file: error.file, line: error.line, plugin: pluginName, reason: error.reason)
         }
-        let root = try YAMLNode.document(yaml: text, fail: fail)
+    }
+
+    /// `name` is set as soon as the manifest's name is known, so later refusals can say whose they are.
+    private static func read(_ text: String, file: String, name pluginName: inout String?) throws(YAMLProblem) -> Manifest {
+        let root = try YAMLNode.document(yaml: text, file: file)
         let keys = try root.mapping(allowed: [
             "plugin", "version", "library", "abi", "description", "isolation", "config", "data", "tools", "resources", "prompts",
         ])
@@ -28,7 +34,7 @@ public enum ManifestParser {
         let library = try libraryNode.string()
         guard !library.isEmpty, !library.contains("\0") else { throw libraryNode.error("'library' must name a file") }
 
-        let abi = try keys["abi"].map { node throws(PluginRefusal) in try node.integer(in: 1...1_000) } ?? 1
+        let abi = try keys["abi"].map { node throws(YAMLProblem) in try node.integer(in: 1...1_000) } ?? 1
         let isolation: Isolation
         if let node = keys["isolation"] {
             guard let value = Isolation(rawValue: try node.string()) else {
@@ -42,16 +48,16 @@ public enum ManifestParser {
         guard config.objectValue != nil else { throw (keys["config"] ?? root).error("'config' must be a mapping") }
 
         let tables = try keys["data"].map(parseData) ?? []
-        let tools = try keys["tools"].map { node throws(PluginRefusal) in try node.sequence().map(parseTool) } ?? []
-        let resources = try keys["resources"].map { node throws(PluginRefusal) in try node.sequence().map(parseResource) } ?? []
-        let prompts = try keys["prompts"].map { node throws(PluginRefusal) in try node.sequence().map(parsePrompt) } ?? []
+        let tools = try keys["tools"].map { node throws(YAMLProblem) in try node.sequence().map(parseTool) } ?? []
+        let resources = try keys["resources"].map { node throws(YAMLProblem) in try node.sequence().map(parseResource) } ?? []
+        let prompts = try keys["prompts"].map { node throws(YAMLProblem) in try node.sequence().map(parsePrompt) } ?? []
         guard !tools.isEmpty || !resources.isEmpty || !prompts.isEmpty else {
             throw root.error("the manifest declares no tools, resources or prompts")
         }
 
-        try requireUnique(tools.map { ($0.name, $0.line) }, kind: "tool", fail: fail)
-        try requireUnique(prompts.map { ($0.name, $0.line) }, kind: "prompt", fail: fail)
-        try requireUnique(resources.map { (resourceKey($0.address), $0.line) }, kind: "resource", fail: fail)
+        try requireUnique(tools.map { ($0.name, $0.line) }, kind: "tool", file: file)
+        try requireUnique(prompts.map { ($0.name, $0.line) }, kind: "prompt", file: file)
+        try requireUnique(resources.map { (resourceKey($0.address), $0.line) }, kind: "resource", file: file)
 
         return Manifest(
             file: file,
@@ -77,17 +83,17 @@ public enum ManifestParser {
         }
     }
 
-    private static func requireUnique(_ names: [(String, Int)], kind: String, fail: (Int?, String) -> PluginRefusal) throws(PluginRefusal) {
+    private static func requireUnique(_ names: [(String, Int)], kind: String, file: String) throws(YAMLProblem) {
         var seen: [String: Int] = [:]
         for (name, line) in names {
             if let first = seen[name] {
-                throw fail(line, "duplicate \(kind) '\(name)' (first declared at line \(first))")
+                throw YAMLProblem(file: file, line: line, reason: "duplicate \(kind) '\(name)' (first declared at line \(first))")
             }
             seen[name] = line
         }
     }
 
-    private static func parseData(_ node: YAMLNode) throws(PluginRefusal) -> [TableDeclaration] {
+    private static func parseData(_ node: YAMLNode) throws(YAMLProblem) -> [TableDeclaration] {
         let keys = try node.mapping(allowed: ["tables"])
         guard let tablesNode = keys["tables"], let mapping = tablesNode.node.mapping else { return [] }
         var tables: [TableDeclaration] = []
@@ -119,7 +125,7 @@ public enum ManifestParser {
         return isLetter(first) && text.utf8.allSatisfy { isLetter($0) || (0x30...0x39).contains($0) }
     }
 
-    private static func parseTool(_ node: YAMLNode) throws(PluginRefusal) -> ToolManifest {
+    private static func parseTool(_ node: YAMLNode) throws(YAMLProblem) -> ToolManifest {
         let keys = try node.mapping(allowed: [
             "name", "handler", "title", "description", "input_schema", "output_schema", "annotations", "scopes", "writes", "limits",
         ])
@@ -141,7 +147,7 @@ public enum ManifestParser {
         guard inputSchema.document["type"] == .string("object") else {
             throw (keys["input_schema"] ?? node).error("tool '\(name)': input_schema must be a JSON Schema with type: object")
         }
-        let outputSchema = try keys["output_schema"].map { node throws(PluginRefusal) in try schema(node, default: nil, tool: name) }
+        let outputSchema = try keys["output_schema"].map { node throws(YAMLProblem) in try schema(node, default: nil, tool: name) }
         if let outputSchema, outputSchema.document["type"] != .string("object") {
             throw (keys["output_schema"] ?? node).error("tool '\(name)': output_schema must be a JSON Schema with type: object")
         }
@@ -165,12 +171,12 @@ public enum ManifestParser {
         )
     }
 
-    private static func schema(_ node: YAMLNode?, default fallback: JSONValue?, tool: String) throws(PluginRefusal) -> JSONSchema {
+    private static func schema(_ node: YAMLNode?, default fallback: JSONValue?, tool: String) throws(YAMLProblem) -> JSONSchema {
         guard let node else {
             do {
                 return try JSONSchema(fallback ?? .object(JSONObject()))
             } catch {
-                throw PluginRefusal(file: "", line: nil, plugin: nil, reason: "internal: default schema invalid")
+                throw YAMLProblem(file: "", line: nil, reason: "internal: default schema invalid")
             }
         }
         let document = try node.json()
@@ -181,7 +187,7 @@ public enum ManifestParser {
         }
     }
 
-    private static func parseLimits(_ node: YAMLNode) throws(PluginRefusal) -> ToolLimits {
+    private static func parseLimits(_ node: YAMLNode) throws(YAMLProblem) -> ToolLimits {
         let keys = try node.mapping(allowed: ["timeout_ms", "max_result_chars", "max_rows"])
         var limits = ToolLimits.defaults
         if let value = keys["timeout_ms"] { limits.timeoutMilliseconds = try value.integer(in: 1...3_600_000) }
@@ -190,7 +196,7 @@ public enum ManifestParser {
         return limits
     }
 
-    private static func parseResource(_ node: YAMLNode) throws(PluginRefusal) -> ResourceManifest {
+    private static func parseResource(_ node: YAMLNode) throws(YAMLProblem) -> ResourceManifest {
         let keys = try node.mapping(allowed: ["uri", "uri_template", "name", "title", "description", "mime_type", "handler", "scopes"])
         let address: ResourceManifest.Address
         switch (keys["uri"], keys["uri_template"]) {
@@ -225,7 +231,7 @@ public enum ManifestParser {
         )
     }
 
-    private static func parsePrompt(_ node: YAMLNode) throws(PluginRefusal) -> PromptManifest {
+    private static func parsePrompt(_ node: YAMLNode) throws(YAMLProblem) -> PromptManifest {
         let keys = try node.mapping(allowed: ["name", "title", "description", "arguments", "template", "handler", "scopes"])
         guard let nameNode = keys["name"] else { throw node.error("missing 'name'") }
         let name = try nameNode.string()

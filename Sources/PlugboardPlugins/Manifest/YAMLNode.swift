@@ -1,27 +1,40 @@
 import PlugboardJSON
 import Yams
 
+/// What is wrong in a YAML file (a manifest or `config.yaml`), and at which line. The reader of
+/// each kind of file turns it into its own error (a plugin refusal, a configuration error).
+package struct YAMLProblem: Error, Sendable {
+    package var file: String
+    package var line: Int?
+    package var reason: String
+
+    package init(file: String, line: Int?, reason: String) {
+        self.file = file
+        self.line = line
+        self.reason = reason
+    }
+}
+
 /// A YAML node with the context needed to report errors at its line.
 package struct YAMLNode {
     package let node: Node
     /// Where the node sits in the document, for messages: `tools[2].input_schema`.
     package let path: String
-    package let fail: (_ line: Int?, _ reason: String) -> PluginRefusal
+    package let file: String
 
-    package init(node: Node, path: String, fail: @escaping (_ line: Int?, _ reason: String) -> PluginRefusal) {
+    package init(node: Node, path: String, file: String) {
         self.node = node
         self.path = path
-        self.fail = fail
+        self.file = file
     }
 
     /// Reads a YAML document; syntax errors carry their line.
-    package static func document(
-        yaml text: String, fail: @escaping (_ line: Int?, _ reason: String) -> PluginRefusal
-    ) throws(PluginRefusal) -> YAMLNode {
+    package static func document(yaml text: String, file: String) throws(YAMLProblem) -> YAMLNode {
+        func fail(_ line: Int?, _ reason: String) -> YAMLProblem { YAMLProblem(file: file, line: line, reason: reason) }
         do {
             guard let root = try Yams.compose(yaml: text) else { throw fail(nil, "the file is empty") }
-            return YAMLNode(node: root, path: "", fail: fail)
-        } catch let error as PluginRefusal {
+            return YAMLNode(node: root, path: "", file: file)
+        } catch let error as YAMLProblem {
             throw error
         } catch let error as YamlError {
             switch error {
@@ -43,16 +56,16 @@ package struct YAMLNode {
     /// The resolved YAML type of a scalar (str, int, bool, null ...).
     package var tagName: Tag.Name { Tag.Name(rawValue: node.tag.rawValue) }
 
-    package func error(_ reason: String) -> PluginRefusal {
-        fail(line, path.isEmpty ? reason : "\(path): \(reason)")
+    package func error(_ reason: String) -> YAMLProblem {
+        YAMLProblem(file: file, line: line, reason: path.isEmpty ? reason : "\(path): \(reason)")
     }
 
     package func child(_ key: String, _ node: Node) -> YAMLNode {
-        YAMLNode(node: node, path: path.isEmpty ? key : "\(path).\(key)", fail: fail)
+        YAMLNode(node: node, path: path.isEmpty ? key : "\(path).\(key)", file: file)
     }
 
     /// The mapping's entries, refusing keys outside `allowed` with a suggestion for typos.
-    package func mapping(allowed: [String]) throws(PluginRefusal) -> [String: YAMLNode] {
+    package func mapping(allowed: [String]) throws(YAMLProblem) -> [String: YAMLNode] {
         guard let mapping = node.mapping else { throw error("expected a mapping (key: value)") }
         var result: [String: YAMLNode] = [:]
         for (key, value) in mapping {
@@ -60,44 +73,44 @@ package struct YAMLNode {
             guard allowed.contains(name) else {
                 let hint = allowed.min { editDistance($0, name) < editDistance($1, name) }
                     .flatMap { editDistance($0, name) <= 3 ? " (did you mean '\($0)'?)" : nil } ?? ""
-                throw YAMLNode(node: key, path: path, fail: fail).error("unknown key '\(name)'\(hint); allowed: \(allowed.joined(separator: ", "))")
+                throw YAMLNode(node: key, path: path, file: file).error("unknown key '\(name)'\(hint); allowed: \(allowed.joined(separator: ", "))")
             }
             result[name] = child(name, value)
         }
         return result
     }
 
-    package func string() throws(PluginRefusal) -> String {
+    package func string() throws(YAMLProblem) -> String {
         guard let scalar = node.scalar, tagName != .null else { throw error("expected a string") }
         return scalar.string
     }
 
-    package func bool() throws(PluginRefusal) -> Bool {
+    package func bool() throws(YAMLProblem) -> Bool {
         guard let bool = node.bool, tagName == .bool else { throw error("expected true or false") }
         return bool
     }
 
-    package func integer(in range: ClosedRange<Int>) throws(PluginRefusal) -> Int {
+    package func integer(in range: ClosedRange<Int>) throws(YAMLProblem) -> Int {
         guard let int = node.int, tagName == .int else { throw error("expected an integer") }
         guard range.contains(int) else { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(int)") }
         return int
     }
 
-    package func sequence() throws(PluginRefusal) -> [YAMLNode] {
+    package func sequence() throws(YAMLProblem) -> [YAMLNode] {
         guard let sequence = node.sequence else { throw error("expected a list") }
         return sequence.enumerated().map { offset, element in
-            YAMLNode(node: element, path: "\(path)[\(offset)]", fail: fail)
+            YAMLNode(node: element, path: "\(path)[\(offset)]", file: file)
         }
     }
 
-    package func strings() throws(PluginRefusal) -> [String] {
+    package func strings() throws(YAMLProblem) -> [String] {
         var result: [String] = []
         for element in try sequence() { result.append(try element.string()) }
         return result
     }
 
     /// The node as JSON, for schemas, annotations and plugin configuration.
-    package func json() throws(PluginRefusal) -> JSONValue {
+    package func json() throws(YAMLProblem) -> JSONValue {
         switch node {
         case .scalar(let scalar):
             switch tagName {
@@ -119,7 +132,7 @@ package struct YAMLNode {
         case .sequence(let sequence):
             var array: [JSONValue] = []
             for (offset, element) in sequence.enumerated() {
-                array.append(try YAMLNode(node: element, path: "\(path)[\(offset)]", fail: fail).json())
+                array.append(try YAMLNode(node: element, path: "\(path)[\(offset)]", file: file).json())
             }
             return .array(array)
         case .alias:

@@ -38,9 +38,8 @@ public enum ConfigurationLoader {
         }
     }
 
-    private static func read(_ text: String, file: String) throws(PluginRefusal) -> ServerConfiguration {
-        let fail: (Int?, String) -> PluginRefusal = { line, reason in PluginRefusal(file: file, line: line, plugin: nil, reason: reason) }
-        let root = try YAMLNode.document(yaml: text, fail: fail)
+    private static func read(_ text: String, file: String) throws(YAMLProblem) -> ServerConfiguration {
+        let root = try YAMLNode.document(yaml: text, file: file)
         let base = URL(fileURLWithPath: file).deletingLastPathComponent().path
         func resolve(_ path: String) -> String {
             path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: base + "/")).standardizedFileURL.path
@@ -164,11 +163,11 @@ public enum ConfigurationLoader {
                 isolation[plugin] = mode
             }
         }
-        let defaultIsolation = try pluginKeys["default_isolation"].map { node throws(PluginRefusal) in
+        let defaultIsolation = try pluginKeys["default_isolation"].map { node throws(YAMLProblem) in
             guard let mode = Isolation(rawValue: try node.string()) else { throw node.error("plugins.default_isolation must be 'in_process' or 'process'") }
             return mode
         }
-        let reloadPolicy = try pluginKeys["reload"].map { node throws(PluginRefusal) in
+        let reloadPolicy = try pluginKeys["reload"].map { node throws(YAMLProblem) in
             guard let policy = ReloadPolicy(rawValue: try node.string()) else {
                 throw node.error("plugins.reload must be 'per_plugin' (a refused plugin keeps its previous version) or 'all_or_nothing'")
             }
@@ -201,7 +200,7 @@ public enum ConfigurationLoader {
     }
 
     /// A duration: seconds, or a number with `s`, `m`, `h` or `d` (`24h`).
-    private static func duration(_ node: YAMLNode) throws(PluginRefusal) -> Duration {
+    private static func duration(_ node: YAMLNode) throws(YAMLProblem) -> Duration {
         let text = try node.string().trimmingCharacters(in: .whitespaces)
         let units: [Character: Int] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
         let (digits, unit) = text.last.flatMap { units[$0] }.map { (text.dropLast(), $0) } ?? (Substring(text), 1)
@@ -211,7 +210,7 @@ public enum ConfigurationLoader {
         return .seconds(value * unit)
     }
 
-    private static func addressRanges(_ node: YAMLNode) throws(PluginRefusal) -> [AddressRange] {
+    private static func addressRanges(_ node: YAMLNode) throws(YAMLProblem) -> [AddressRange] {
         var ranges: [AddressRange] = []
         for element in try node.sequence() {
             let text = try element.string()

@@ -36,9 +36,9 @@ enum DatabaseConfigurationReader {
 
     static func read(
         database: YAMLNode?, data: YAMLNode?, stateDirectory: String, resolve: (String) -> String
-    ) throws(PluginRefusal) -> (host: DatabaseLocation, data: PluginDataConfiguration) {
+    ) throws(YAMLProblem) -> (host: DatabaseLocation, data: PluginDataConfiguration) {
         let databaseKeys = try database?.mapping(allowed: data == nil ? dataKeys : ["url"]) ?? [:]
-        let host = try databaseKeys["url"].map { node throws(PluginRefusal) in try location(node, resolve: resolve) }
+        let host = try databaseKeys["url"].map { node throws(YAMLProblem) in try location(node, resolve: resolve) }
             ?? .sqlite(path: "\(stateDirectory)/plugboard.db")
         guard let data else {
             return (host, try pluginData(databaseKeys, section: "database", location: host, resolve: resolve))
@@ -50,8 +50,8 @@ enum DatabaseConfigurationReader {
 
     private static func pluginData(
         _ keys: [String: YAMLNode], section: String, location: DatabaseLocation, resolve: (String) -> String
-    ) throws(PluginRefusal) -> PluginDataConfiguration {
-        let seed = try keys["seed"].map { node throws(PluginRefusal) in resolve(try node.string()) }
+    ) throws(YAMLProblem) -> PluginDataConfiguration {
+        let seed = try keys["seed"].map { node throws(YAMLProblem) in resolve(try node.string()) }
         switch location {
         case .sqlite(let path):
             if let node = keys["query_url"] ?? keys["superuser_url"] {
@@ -62,19 +62,19 @@ enum DatabaseConfigurationReader {
             guard let queryNode = keys["query_url"] else {
                 let reason =
                     "with PostgreSQL, \(section).query_url must name the restricted login plugin queries run as (not the tables' owner), e.g. postgres://pb_query@host/\(owner.database)"
-                throw keys["url"]?.error(reason) ?? PluginRefusal(file: "", line: nil, plugin: nil, reason: reason)
+                throw keys["url"]?.error(reason) ?? YAMLProblem(file: "", line: nil, reason: reason)
             }
             let query = try postgres(queryNode)
             guard query.user != owner.user else {
                 throw queryNode.error(
                     "\(section).query_url must log in as another user than \(section).url: the tables' owner sets scoping up, and must not run plugin queries")
             }
-            let superuser = try keys["superuser_url"].map { node throws(PluginRefusal) in try postgres(node) }
+            let superuser = try keys["superuser_url"].map { node throws(YAMLProblem) in try postgres(node) }
             return PluginDataConfiguration(source: .postgres(owner: owner, query: query, superuser: superuser), seed: seed)
         }
     }
 
-    private static func location(_ node: YAMLNode, resolve: (String) -> String) throws(PluginRefusal) -> DatabaseLocation {
+    private static func location(_ node: YAMLNode, resolve: (String) -> String) throws(YAMLProblem) -> DatabaseLocation {
         let url = try node.string()
         if url.hasPrefix("sqlite:") {
             // sqlite:relative/path, sqlite:/absolute/path or sqlite:///absolute/path
@@ -88,7 +88,7 @@ enum DatabaseConfigurationReader {
         throw node.error("expected sqlite:<path> or postgres://user@host:port/database")
     }
 
-    private static func postgres(_ node: YAMLNode) throws(PluginRefusal) -> PostgresLocation {
+    private static func postgres(_ node: YAMLNode) throws(YAMLProblem) -> PostgresLocation {
         do {
             return try PostgresLocation(url: try node.string())
         } catch let error as PostgresURLError {
