@@ -16,20 +16,33 @@ struct AdminSocketTests {
         let root = TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let socket = "\(root)/state/admin.sock"
-        try AdminSocket.claim(socket)
+        #expect(try AdminSocket.claim(socket) == nil, "a folder it creates needs no warning")
         #expect(mode("\(root)/state") == 0o700)
 
         // Left by a server that died: nothing listens on it.
         let stale = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         #expect(bind(stale, socket) == 0)
         close(stale)
-        try AdminSocket.claim(socket)
+        _ = try AdminSocket.claim(socket)
         #expect(!FileManager.default.fileExists(atPath: socket))
 
         let live = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(live) }
         #expect(bind(live, socket) == 0 && listen(live, 1) == 0)
         #expect(throws: AdminSocketInUse.self) { try AdminSocket.claim(socket) }
+    }
+
+    @Test("an existing folder open to others is left as it is, with a warning that says how to close it")
+    func sharedFolder() throws {
+        let root = TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: "\(root)/shared", withIntermediateDirectories: false)
+        chmod("\(root)/shared", 0o755)
+        let warning = try AdminSocket.claim("\(root)/shared/admin.sock")
+        #expect(mode("\(root)/shared") == 0o755, "a folder it did not create is not its to change")
+        #expect(warning?.contains("chmod 700 \(root)/shared") == true, "\(warning ?? "no warning")")
+        chmod("\(root)/shared", 0o700)
+        #expect(try AdminSocket.claim("\(root)/shared/admin.sock") == nil)
     }
 
     private func bind(_ descriptor: Int32, _ path: String) -> Int32 {

@@ -25,6 +25,19 @@ struct ReloadTests {
         """
     }
 
+    /// A plugin folder holding the versioned fixture's first build.
+    static func versionedV1() throws -> PluginFolder {
+        let plugins = PluginFolder()
+        plugins.add("versioned", manifest: manifest())
+        do {
+            try install("fixture_versioned_v1", into: plugins)
+        } catch {
+            plugins.remove()
+            throw error
+        }
+        return plugins
+    }
+
     /// Drops a library into the plugin folder the way users should: write beside, then rename.
     static func install(_ build: String, into plugins: PluginFolder, as name: String = "versioned") throws {
         let directory = "\(plugins.folder)/\(name)"
@@ -45,10 +58,8 @@ struct ReloadTests {
 
     @Test("a new build is loaded, the old one retired, and unchanged plugins are carried over")
     func swapsBuilds() async throws {
-        let plugins = PluginFolder()
+        let plugins = try Self.versionedV1()
         defer { plugins.remove() }
-        plugins.add("versioned", manifest: Self.manifest())
-        try Self.install("fixture_versioned_v1", into: plugins)
         plugins.addExample("demo")
         let host = plugins.host()
         #expect(await host.start().refusals.isEmpty)
@@ -73,10 +84,8 @@ struct ReloadTests {
 
     @Test("a call in flight finishes on the generation it started on")
     func inFlightCallsFinishOnTheirGeneration() async throws {
-        let plugins = PluginFolder()
+        let plugins = try Self.versionedV1()
         defer { plugins.remove() }
-        plugins.add("versioned", manifest: Self.manifest())
-        try Self.install("fixture_versioned_v1", into: plugins)
         let host = plugins.host()
         await host.start()
         let releaseFile = "\(plugins.root)/release"
@@ -106,10 +115,9 @@ struct ReloadTests {
 
     @Test("a renamed tool keeps answering to its old name for plugins.alias_ttl, whatever reloads happen meanwhile")
     func renameAlias() async throws {
-        let plugins = PluginFolder()
+        let plugins = try Self.versionedV1()
         defer { plugins.remove() }
-        let manifest = plugins.add("versioned", manifest: Self.manifest())
-        try Self.install("fixture_versioned_v1", into: plugins)
+        let manifest = "\(plugins.folder)/versioned/manifest.yaml"
         let host = plugins.host()
         await host.start()
 
@@ -134,10 +142,9 @@ struct ReloadTests {
 
     @Test("an alias ends when plugins.alias_ttl is up, reload or not")
     func aliasExpiry() async throws {
-        let plugins = PluginFolder()
+        let plugins = try Self.versionedV1()
         defer { plugins.remove() }
-        let manifest = plugins.add("versioned", manifest: Self.manifest())
-        try Self.install("fixture_versioned_v1", into: plugins)
+        let manifest = "\(plugins.folder)/versioned/manifest.yaml"
         let host = plugins.host(aliasTTL: .milliseconds(300))
         await host.start()
         try Self.manifest(toolName: "which_build").write(toFile: manifest, atomically: true, encoding: .utf8)
@@ -150,10 +157,9 @@ struct ReloadTests {
 
     @Test("a refused plugin keeps serving its previous version while the other plugins' changes apply")
     func perPluginReload() async throws {
-        let plugins = PluginFolder()
+        let plugins = try Self.versionedV1()
         defer { plugins.remove() }
-        let manifest = plugins.add("versioned", manifest: Self.manifest())
-        try Self.install("fixture_versioned_v1", into: plugins)
+        let manifest = "\(plugins.folder)/versioned/manifest.yaml"
         let demo = plugins.addExample("demo")
         let host = plugins.host()
         await host.start()
@@ -185,10 +191,8 @@ struct ReloadTests {
 
     @Test("a new plugin's manifest without its library is left out and blocks no other change")
     func newPluginWithoutLibrary() async throws {
-        let plugins = PluginFolder()
+        let plugins = try Self.versionedV1()
         defer { plugins.remove() }
-        plugins.add("versioned", manifest: Self.manifest())
-        try Self.install("fixture_versioned_v1", into: plugins)
         let host = plugins.host()
         await host.start()
 
@@ -225,10 +229,9 @@ struct ReloadTests {
 
     @Test("plugins.reload: all_or_nothing refuses the whole reload for one refused plugin")
     func allOrNothing() async throws {
-        let plugins = PluginFolder()
+        let plugins = try Self.versionedV1()
         defer { plugins.remove() }
-        let manifest = plugins.add("versioned", manifest: Self.manifest())
-        try Self.install("fixture_versioned_v1", into: plugins)
+        let manifest = "\(plugins.folder)/versioned/manifest.yaml"
         plugins.addExample("demo")
         let host = plugins.host(policy: .allOrNothing)
         await host.start()
@@ -244,10 +247,9 @@ struct ReloadTests {
         "bad manifest", "wrong ABI", "missing handler", "name clash", "init failure",
     ])
     func refusals(kind: String) async throws {
-        let plugins = PluginFolder()
+        let plugins = try Self.versionedV1()
         defer { plugins.remove() }
-        let manifest = plugins.add("versioned", manifest: Self.manifest())
-        try Self.install("fixture_versioned_v1", into: plugins)
+        let manifest = "\(plugins.folder)/versioned/manifest.yaml"
         plugins.addExample("demo")
         let host = plugins.host()
         await host.start()

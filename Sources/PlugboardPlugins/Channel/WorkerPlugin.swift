@@ -1,6 +1,4 @@
 import CPlugboard
-import Foundation
-import Glibc
 import Logging
 import PlugboardContracts
 import PlugboardMCP
@@ -25,7 +23,7 @@ public final class WorkerPlugin: PluginTransport {
     private let state = Mutex(State())
 
     private struct State {
-        var worker: Worker?
+        var worker: WorkerProcess?
         var ready = false
         var retired = false
         var waiting: [UInt64: CheckedContinuation<Bool, Never>] = [:]
@@ -38,30 +36,6 @@ public final class WorkerPlugin: PluginTransport {
         var failedByCrash: [UInt64: String] = [:]
         var restarts = 0
         var consecutiveFailures = 0
-    }
-
-    /// One running worker process.
-    private final class Worker: Sendable {
-        let process: Process
-        let sender: FrameSender
-        private let input: Int32
-        private let inputClosed = Atomic<Bool>(false)
-        let startedAt = ContinuousClock.now
-
-        init(process: Process, input: Int32) {
-            self.process = process
-            self.input = input
-            self.sender = FrameSender(descriptor: input)
-        }
-
-        /// Ends the worker's input (it then destroys the instance and exits). Retirement and the
-        /// exit handler both get here; the descriptor is closed once, or a second close could
-        /// hit a descriptor the process has reused meanwhile.
-        func closeInput() {
-            if inputClosed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
-                close(input)
-            }
-        }
     }
 
     private init(plugin: String, libraryPath: String, config: [UInt8], executable: String, registry: CallRegistry, data: any DataService, logger: Logger) {
@@ -86,19 +60,22 @@ public final class WorkerPlugin: PluginTransport {
             data: data, logger: logger)
         var info: LibraryInfo?
         var refusal: LoadFailure?
-        let failure = await transport.launch { name, version, handlers in
-            let described = LibraryInfo(path: library.path, digest: library.digest, name: name, version: version, handlers: handlers)
-            do throws(LoadFailure) {
-                try check(described)
-                info = described
-                return true
-            } catch {
-                refusal = error
-                return false
+        do throws(LoadFailure) {
+            try await transport.launch { name, version, handlers in
+                let described = LibraryInfo(path: library.path, digest: library.digest, name: name, version: version, handlers: handlers)
+                do throws(LoadFailure) {
+                    try check(described)
+                    info = described
+                    return true
+                } catch {
+                    refusal = error
+                    return false
+                }
             }
+        } catch {
+            throw refusal ?? error
         }
-        if let refusal { throw refusal }
-        guard failure == nil, let info else { throw LoadFailure(failure ?? "the plugin worker did not describe its library") }
+        guard let info else { throw LoadFailure("the plugin worker did not describe its library") }
         return (info, transport)
     }
 
@@ -135,25 +112,20 @@ public final class WorkerPlugin: PluginTransport {
 
     public func retire() async {
         await gate.close()
-        let worker = state.withLock { state -> Worker? in
+        let worker = state.withLock { state -> WorkerProcess? in
             state.retired = true
             state.ready = false
             for waiter in state.waiting.values { waiter.resume(returning: false) }
             state.waiting = [:]
             return state.worker
         }
-        guard let worker else { return }
-        worker.closeInput()
-        for _ in 0..<100 where worker.process.isRunning {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        if worker.process.isRunning { kill(worker.process.processIdentifier, SIGKILL) }
+        await worker?.stop()
     }
 
     // MARK: Worker lifecycle
 
     /// Waits for a ready worker, at most `limit` (and never more than 10 s).
-    private func readyWorker(within limit: Duration) async -> Worker? {
+    private func readyWorker(within limit: Duration) async -> WorkerProcess? {
         if let worker = state.withLock({ $0.ready ? $0.worker : nil }) { return worker }
         let waiter = state.withLock { state -> UInt64 in
             state.nextWaiter += 1
@@ -193,118 +165,26 @@ public final class WorkerPlugin: PluginTransport {
         for waiter in waiters { waiter.resume(returning: ready) }
     }
 
-    /// Starts a worker process and creates the plugin in it. Returns a reason on failure.
+    /// Starts a worker process, creates the plugin in it and makes it the one calls go to.
     /// - Parameter accept: vets the library the worker describes; false stops the worker.
-    private func launch(accept: (_ name: String, _ version: String, _ handlers: [String]) -> Bool = { _, _, _ in true }) async -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["plugin-worker", "--library", libraryPath, "--plugin", plugin]
-        var environment = ProcessInfo.processInfo.environment
-        // A crash writes the crashed thread's symbolicated backtrace to stderr, which comes here:
-        // its calls fail at the first line, and the backtrace (a second or more) goes to the log.
-        environment["SWIFT_BACKTRACE"] = "enable=yes,interactive=no,color=no,threads=crashed,registers=none,images=none,symbolicate=fast"
-        process.environment = environment
-        let toWorker = Pipe()
-        let fromWorker = Pipe()
-        let errors = Pipe()
-        process.standardInput = toWorker
-        process.standardOutput = fromWorker
-        process.standardError = errors
-        do {
-            try process.run()
-        } catch {
-            return "cannot start the plugin worker \(executable): \(error.localizedDescription)"
-        }
-        // Only the worker writes there: with the host's copy open, the relay would never see the end.
-        try? errors.fileHandleForWriting.close()
-        let input = dup(toWorker.fileHandleForWriting.fileDescriptor)
-        let output = dup(fromWorker.fileHandleForReading.fileDescriptor)
-        try? toWorker.fileHandleForWriting.close()
-        try? fromWorker.fileHandleForReading.close()
-        let worker = Worker(process: process, input: input)
-        relayErrors(from: errors.fileHandleForReading, of: worker)
-        let reader = FrameChannel(descriptor: output)
-        func abandon(_ reason: String) -> String {
-            close(output)
-            worker.closeInput()
-            process.waitUntilExit()
-            return reason
-        }
-        switch await Self.nextFrame(from: reader) {
-        case .described(let name, let version, let handlers)?:
-            guard accept(name, version, handlers) else { return abandon("refused by the manifest check") }
-        case .created(_, let message)?:
-            return abandon(message)
-        default:
-            return abandon("the plugin worker exited while starting (\(Self.describe(process)))")
-        }
-        worker.sender.send(.create(config: config))
-        switch await Self.nextFrame(from: reader) {
-        case .created(PB_OK, _)?:
-            break
-        case .created(let status, let message)?:
-            return abandon("plugin init failed in the worker (create returned \(status)): \(message)")
-        default:
-            _ = abandon("")
-            return "the plugin worker exited while starting (\(Self.describe(process)))"
-        }
+    private func launch(accept: (_ name: String, _ version: String, _ handlers: [String]) -> Bool = { _, _, _ in true }) async throws(LoadFailure) {
+        let events = WorkerProcess.Events(
+            frame: { [weak self] frame, worker in self?.receive(frame, from: worker) },
+            crashing: { [weak self] worker, reason in self?.crashed(worker, reason: reason) },
+            exited: { [weak self] worker in self?.workerExited(worker) })
+        let worker = try await WorkerProcess.start(
+            executable: executable, library: libraryPath, plugin: plugin, config: config, logger: logger, accept: accept, events: events)
         state.withLock { state in
             state.worker = worker
             state.ready = true
         }
+        worker.listen()
         wakeWaiters(ready: true)
-        let thread = Thread { [weak self] in
-            while let frame = reader.read() {
-                self?.receive(frame, from: worker)
-            }
-            close(output)
-            worker.process.waitUntilExit()
-            self?.workerExited(worker)
-        }
-        thread.name = "plugboard-worker-\(plugin)"
-        thread.start()
-        return nil
-    }
-
-    /// Forwards the worker's stderr (a fatalError message, a crash backtrace) to the log, and
-    /// fails the worker's calls as soon as it says it crashed.
-    private func relayErrors(from handle: FileHandle, of worker: Worker) {
-        let thread = Thread { [weak self, logger, plugin] in
-            var pending = Data()
-            var report: [String] = []
-            func flush() {
-                guard !report.isEmpty else { return }
-                logger.error("plugin worker wrote to stderr:\n\(report.joined(separator: "\n"))", metadata: ["plugin": "\(plugin)"])
-                report = []
-            }
-            var reported = false
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                pending.append(chunk)
-                // "*** Signal 11: Backtracing from 0x... done ***": the line ends only once the
-                // backtrace is written, so the crash is recognised from the line's start.
-                if !reported, let number = Self.crashSignal(in: pending) {
-                    reported = true
-                    self?.crashed(worker, reason: "killed by signal \(number)" + (Self.signalNames[number].map { ", \($0)" } ?? ""))
-                }
-                while let newline = pending.firstIndex(of: 0x0A) {
-                    report.append(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
-                    pending.removeSubrange(pending.startIndex...newline)
-                    if report.count >= 200 { flush() }
-                }
-            }
-            if !pending.isEmpty { report.append(String(decoding: pending, as: UTF8.self)) }
-            flush()
-            try? handle.close()
-        }
-        thread.name = "plugboard-worker-stderr-\(plugin)"
-        thread.start()
     }
 
     /// The worker is crashing (its backtracer has started): fail its calls now rather than once
     /// it exits; the exit restarts it as usual.
-    private func crashed(_ worker: Worker, reason: String) {
+    private func crashed(_ worker: WorkerProcess, reason: String) {
         let lost = state.withLock { state -> [UInt64: String] in
             guard state.worker === worker else { return [:] }
             state.ready = false  // new calls wait for the restarted worker
@@ -319,28 +199,7 @@ public final class WorkerPlugin: PluginTransport {
         }
     }
 
-    /// The signal of the Swift backtracer's "*** Signal N:" line starting anywhere in `output`.
-    static func crashSignal(in output: Data) -> Int32? {
-        let text = String(decoding: output, as: UTF8.self)
-        guard let start = text.range(of: "*** Signal ") else { return nil }
-        let rest = text[start.upperBound...]
-        let digits = rest.prefix { $0.isNumber }
-        guard !digits.isEmpty, rest.dropFirst(digits.count).first == ":" else { return nil }
-        return Int32(digits)
-    }
-
-    static let signalNames: [Int32: String] = [
-        SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGABRT: "SIGABRT", SIGILL: "SIGILL", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGTRAP: "SIGTRAP",
-    ]
-
-    /// Reads one frame on a thread of its own (reading blocks).
-    private static func nextFrame(from reader: FrameChannel) async -> WorkerFrame? {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: reader.read()) }.start()
-        }
-    }
-
-    private func receive(_ frame: WorkerFrame, from worker: Worker) {
+    private func receive(_ frame: WorkerFrame, from worker: WorkerProcess) {
         switch frame {
         case .complete(let call, let status, let bytes):
             state.withLock { _ = $0.inFlight.removeValue(forKey: call) }
@@ -371,7 +230,7 @@ public final class WorkerPlugin: PluginTransport {
     }
 
     /// The worker died: fail its calls in flight and start a new one, with backoff.
-    private func workerExited(_ worker: Worker) {
+    private func workerExited(_ worker: WorkerProcess) {
         let (lost, retired, failures) = state.withLock { state -> ([UInt64: String], Bool, Int) in
             guard state.worker === worker else { return ([:], true, 0) }
             state.ready = false
@@ -385,7 +244,7 @@ public final class WorkerPlugin: PluginTransport {
         }
         worker.closeInput()
         guard !retired else { return }
-        let reason = Self.describe(worker.process)
+        let reason = worker.ending
         let handlers = Set(lost.values).sorted().joined(separator: ", ")
         logger.error(
             "plugin worker died (\(reason)) in \(lost.isEmpty ? "no call" : "handler \(handlers)"); \(lost.count) call(s) failed; restarting",
@@ -399,12 +258,17 @@ public final class WorkerPlugin: PluginTransport {
         Task {
             try? await Task.sleep(for: delay)
             guard !state.withLock({ $0.retired }) else { return }
-            if let failure = await launch() {
-                logger.error("plugin worker failed to restart: \(failure)", metadata: ["plugin": "\(plugin)"])
-                workerFailedToStart()
-            } else {
-                state.withLock { $0.restarts += 1 }
-            }
+            await restart()
+        }
+    }
+
+    private func restart() async {
+        do throws(LoadFailure) {
+            try await launch()
+            state.withLock { $0.restarts += 1 }
+        } catch {
+            logger.error("plugin worker failed to restart: \(error)", metadata: ["plugin": "\(plugin)"])
+            workerFailedToStart()
         }
     }
 
@@ -418,17 +282,7 @@ public final class WorkerPlugin: PluginTransport {
         Task {
             try? await Task.sleep(for: .milliseconds(min(5_000, 50 << min(failures - 1, 7))))
             guard !state.withLock({ $0.retired }) else { return }
-            if await launch() == nil { state.withLock { $0.restarts += 1 } } else { workerFailedToStart() }
-        }
-    }
-
-    private static func describe(_ process: Process) -> String {
-        guard !process.isRunning else { return "still running" }
-        switch process.terminationReason {
-        case .uncaughtSignal:
-            return "killed by signal \(process.terminationStatus)" + (signalNames[process.terminationStatus].map { ", \($0)" } ?? "")
-        case .exit: return "exited with status \(process.terminationStatus)"
-        @unknown default: return "ended"
+            await restart()
         }
     }
 }

@@ -9,7 +9,7 @@ import PlugboardPlugins
 /// from the network.
 enum AdminServer {
     static func application(socket: String, controller: ReloadController, plugins: PluginHost, logger: Logger) throws -> some ApplicationProtocol {
-        try AdminSocket.claim(socket)
+        if let exposure = try AdminSocket.claim(socket) { logger.warning("\(exposure)") }
         let router = Router()
         router.post("/reload") { _, _ -> Response in
             let outcome = await controller.reload(reason: "plugboard reload")
@@ -41,14 +41,25 @@ enum AdminSocket {
     /// Readies the socket's place: its folder is created private (0700), so the socket is never
     /// reachable by others, not even between `bind` and the chmod after it. A stale socket left by
     /// a server that died is removed; a live server answering on it is refused.
-    static func claim(_ path: String) throws {
+    /// - Returns: a warning when the folder already existed and others may enter it. It is left
+    ///   as it is (it may be shared, like /tmp); the socket is still restricted once bound.
+    static func claim(_ path: String) throws -> String? {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var exposure: String?
         if !FileManager.default.fileExists(atPath: folder) {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            // The umask may have narrowed the mode asked for, never widened it; set it anyway.
+            chmod(folder, 0o700)
+        } else if let mode = (try? FileManager.default.attributesOfItem(atPath: folder))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            exposure =
+                "the admin socket's folder \(folder) is open to other users (mode \(String(mode, radix: 8))): "
+                + "the socket is restricted to its owner once bound, but until then anyone allowed by the umask could connect; "
+                + "run `chmod 700 \(folder)` or set plugins.admin_socket in a private folder"
         }
-        guard FileManager.default.fileExists(atPath: path) else { return }
+        guard FileManager.default.fileExists(atPath: path) else { return exposure }
         if accepts(path) { throw AdminSocketInUse(path: path) }
         try FileManager.default.removeItem(atPath: path)
+        return exposure
     }
 
     /// Whether a process listens on the socket at `path` (only a live server accepts).
