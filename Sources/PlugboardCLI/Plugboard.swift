@@ -17,7 +17,7 @@ struct Plugboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugboard",
         abstract: "A plugin-host MCP server.",
-        version: PlugboardVersion.current,
+        version: PlugboardVersion.banner,
         subcommands: [
             Serve.self, Stdio.self, Check.self, Reload.self, Status.self, Migrate.self, Audit.self, User.self, Client.self, Token.self, AuthCommand.self,
             PluginWorkerCommand.self,
@@ -40,20 +40,30 @@ struct ConfigOption: ParsableArguments {
 }
 
 /// Logs go to standard error, so stdout stays free for the stdio transport.
-func bootstrapLogging(level: Logger.Level) -> Logger {
+func bootstrapLogging(level: Logger.Level, format: LogFormat = .text) -> Logger {
     LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
+        switch format {
+        case .text:
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        case .json:
+            return JSONLogHandler.standardError(label: label, level: level)
+        }
     }
     return Logger(label: "plugboard")
 }
 
-/// What both serving commands start with: the configuration, logging and the app.
-func servingApp(_ options: ConfigOption) throws -> PlugboardApp {
+/// What both serving commands start with: the configuration, logging, metrics and the app.
+/// - Parameter servesMetrics: true for the HTTP server, which serves `/metrics` when
+///   `server.metrics_listen` is set (stdio has no listener to serve them on).
+func servingApp(_ options: ConfigOption, servesMetrics: Bool) throws -> PlugboardApp {
     Plugboard.ignoreBrokenPipes()
     let configuration = try options.load()
-    return try PlugboardApp.open(configuration, logger: bootstrapLogging(level: configuration.logLevel))
+    let logger = bootstrapLogging(level: configuration.logLevel, format: configuration.logFormat)
+    // Once per process, here: MetricsSystem.bootstrap may be called only once.
+    let metrics = servesMetrics && configuration.server.metricsListen != nil ? PlugboardMetrics.bootstrapped() : nil
+    return try PlugboardApp.open(configuration, logger: logger, metrics: metrics)
 }
 
 struct Serve: AsyncParsableCommand {
@@ -62,7 +72,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
-        try await servingApp(options).runHTTP()
+        try await servingApp(options, servesMetrics: true).runHTTP()
     }
 }
 
@@ -72,7 +82,7 @@ struct Stdio: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
-        try await servingApp(options).runStdio()
+        try await servingApp(options, servesMetrics: false).runStdio()
     }
 }
 
@@ -183,9 +193,9 @@ struct PluginWorkerCommand: ParsableCommand {
 
 extension PlugboardApp {
     /// Opens the app or explains, in the user's terms, why it cannot start.
-    static func open(_ configuration: ServerConfiguration, logger: Logger) throws -> PlugboardApp {
+    static func open(_ configuration: ServerConfiguration, logger: Logger, metrics: PlugboardMetrics? = nil) throws -> PlugboardApp {
         do {
-            return try PlugboardApp(configuration: configuration, logger: logger)
+            return try PlugboardApp(configuration: configuration, logger: logger, metrics: metrics)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         } catch {

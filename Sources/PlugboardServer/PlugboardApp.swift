@@ -19,10 +19,14 @@ public struct PlugboardApp: Sendable {
     let audit: AuditLog
     /// Whether every plugin's scoping is set up, for `/readyz`.
     let dataReadiness: any DataReadiness
+    /// Nil unless `server.metrics_listen` is set: nothing on the call path records then.
+    let metrics: PlugboardMetrics?
     let logger: Logger
 
     /// Refuses configurations that would be unsafe to serve and opens the database.
-    public init(configuration: ServerConfiguration, logger: Logger) throws {
+    /// - Parameter metrics: the registry to record into when `server.metrics_listen` is set (the
+    ///   `plugboard` command passes the process-wide one); without it the app makes its own.
+    public init(configuration: ServerConfiguration, logger: Logger, metrics: PlugboardMetrics? = nil) throws {
         if configuration.auth.mode == .none, !configuration.listensOnLoopback {
             throw ConfigurationError(
                 file: configuration.file, line: nil,
@@ -55,19 +59,24 @@ public struct PlugboardApp: Sendable {
         case .postgres(let owner, let query, let superuser):
             data = try PostgresScopedData(query: query, owner: owner, superuser: superuser, logger: logger)
         }
-        audit = AuditLog(store: store, logger: logger)
+        let audit = AuditLog(store: store, logger: logger)
+        self.audit = audit
         dataReadiness = data
-        self.plugins = PluginHost(configuration: configuration.plugins, data: data, audit: audit, logger: logger)
+        let metrics = configuration.server.metricsListen == nil ? nil : metrics ?? PlugboardMetrics()
+        self.metrics = metrics
+        self.plugins = PluginHost(
+            configuration: configuration.plugins, data: metrics.map { MeteredData(next: data, metrics: $0) } ?? data,
+            audit: metrics.map { MeteredAudit(next: audit, metrics: $0) } ?? audit, logger: logger)
         self.server = MCPServer(
             description: ServerDescription(
                 name: configuration.server.name, version: PlugboardVersion.current, instructions: configuration.server.instructions,
                 listsCanChange: true, listTTLMilliseconds: configuration.server.listTTLMilliseconds),
-            catalogs: plugins, pageSize: configuration.server.pageSize, logger: logger)
+            catalogs: plugins, pageSize: configuration.server.pageSize, metrics: metrics?.mcp, logger: logger)
     }
 
     /// Carries out reloads for every trigger.
     var reloads: ReloadController {
-        ReloadController(configuration: configuration, plugins: plugins, listChanges: server.listChanges, logger: logger)
+        ReloadController(configuration: configuration, plugins: plugins, listChanges: server.listChanges, metrics: metrics, logger: logger)
     }
 
     /// The caller of every request while authentication is off.
@@ -109,7 +118,7 @@ public struct PlugboardApp: Sendable {
         let transport = StreamableHTTPTransport(
             server: server, policy: requestPolicy, maxBodyBytes: configuration.server.maxBodyBytes, logger: logger)
         let router = Router(context: PlugboardRequestContext.self)
-        let endpoint = MCPEndpoint(transport: transport, access: try access(addingRoutesTo: router))
+        let endpoint = MCPEndpoint(transport: transport, access: try access(addingRoutesTo: router), metrics: metrics)
         // The router matches `/mcp/` here too: no redirect that would lose a POST body.
         for method: HTTPRequest.Method in [.post, .get, .delete, .put, .patch, .options, .head] {
             router.on("/mcp", method: method) { request, context in await endpoint.respond(to: request, context: context) }
@@ -128,11 +137,16 @@ public struct PlugboardApp: Sendable {
             logger: logger)
         let admin = try AdminServer.application(socket: configuration.reload.adminSocket, controller: reloads, plugins: plugins, logger: logger)
         let hub = server.listChanges
+        var metricsService: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let metrics, let listen = configuration.server.metricsListen {
+            metricsService = [.init(service: MetricsServer.application(listen: listen, metrics: metrics, plugins: plugins, logger: logger))]
+            logger.info("serving metrics at http://\(listen.host.contains(":") ? "[\(listen.host)]" : listen.host):\(listen.port)/metrics")
+        }
         // Shut down in reverse order: close notification streams, stop reload triggers, then
         // let the HTTP servers drain their requests.
         let services = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
+                services: metricsService + [
                     .init(service: app),
                     .init(service: admin),
                     .init(service: ReloadTriggers(controller: reloads, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),

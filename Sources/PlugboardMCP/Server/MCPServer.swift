@@ -10,12 +10,15 @@ public final class MCPServer: Sendable {
     private let catalogs: any MCPCatalogSource
     private let inFlight = InFlightRequests()
     private let pageSize: Int
+    /// Nil when metrics are off: a request then records nothing.
+    private let metrics: MCPMetrics?
     private let logger: Logger
 
-    public init(description: ServerDescription, catalogs: any MCPCatalogSource, pageSize: Int = 100, logger: Logger) {
+    public init(description: ServerDescription, catalogs: any MCPCatalogSource, pageSize: Int = 100, metrics: MCPMetrics? = nil, logger: Logger) {
         self.description = description
         self.catalogs = catalogs
         self.pageSize = max(1, pageSize)
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -26,6 +29,8 @@ public final class MCPServer: Sendable {
         to request: JSONRPCRequest, era: ProtocolEra, caller: MCPCaller, session: String? = nil, progress: ProgressSink? = nil,
         cancellation: CancellationSignal = CancellationSignal()
     ) async -> Result<JSONValue, MCPError> {
+        let started = ContinuousClock.now
+        metrics?.began()
         let key = InFlightRequests.Key(owner: caller.owner, session: session, id: request.id)
         inFlight.begin(key, signal: cancellation)
         defer { inFlight.end(key, signal: cancellation) }
@@ -33,12 +38,44 @@ public final class MCPServer: Sendable {
         // One catalog from start to end: a reload meanwhile never mixes two generations.
         let lease = catalogs.leaseCatalog()
         defer { lease.release() }
+        let answer: Result<JSONValue, MCPError>
         do {
             let result = try await dispatch(request, era: era, catalog: lease.catalog, context: context)
-            return .success(era.isModern ? decorateModern(result) : result)
+            answer = .success(era.isModern ? decorateModern(result) : result)
         } catch {
-            return .failure(era.isModern ? modernError(error) : error)
+            answer = .failure(era.isModern ? modernError(error) : error)
         }
+        finished(request, caller: caller, answer: answer, started: started)
+        return answer
+    }
+
+    /// Records a served request: its metrics, and its completion line in the log at `debug` (one
+    /// line per request at `info` would cost every call a write to stderr).
+    private func finished(_ request: JSONRPCRequest, caller: MCPCaller, answer: Result<JSONValue, MCPError>, started: ContinuousClock.Instant) {
+        let logs = logger.logLevel <= .debug
+        guard metrics != nil || logs else { return }
+        let duration = ContinuousClock.now - started
+        let outcome: String =
+            switch answer {
+            case .success(let result): result["isError"] == true ? "tool_error" : "ok"
+            case .failure(let error): MCPMetrics.outcome(error)
+            }
+        metrics?.ended(method: request.method, outcome: outcome, duration: duration)
+        guard logs else { return }
+        var metadata: Logger.Metadata = [
+            "request": "\(request.id)", "method": "\(request.method)", "owner": "\(caller.owner)", "outcome": "\(outcome)",
+            // A number, not text, so JSON logs can be filtered on it.
+            "duration_ms": .stringConvertible(Double(duration.nanoseconds) / 1_000_000),
+        ]
+        if let client = caller.clientID { metadata["client"] = "\(client)" }
+        switch request.method {
+        case "tools/call": if let name = request.params["name"]?.stringValue { metadata["tool"] = "\(name)" }
+        case "prompts/get": if let name = request.params["name"]?.stringValue { metadata["prompt"] = "\(name)" }
+        case "resources/read": if let uri = request.params["uri"]?.stringValue { metadata["uri"] = "\(uri)" }
+        default: break
+        }
+        if case .failure(let error) = answer { metadata["error"] = "\(error.message)" }
+        logger.debug("request served", metadata: metadata)
     }
 
     /// Handles a notification from the client. Only cancellation needs action.

@@ -48,6 +48,7 @@ public enum ConfigurationLoader {
 
         let serverKeys = try sections["server"]?.mapping(allowed: [
             "listen", "public_url", "allowed_origins", "allowed_hosts", "max_body_bytes", "page_size", "list_ttl_ms", "name", "instructions",
+            "metrics_listen", "metrics_allow_remote",
         ]) ?? [:]
         var host = "127.0.0.1"
         var port = 8080
@@ -70,7 +71,18 @@ public enum ConfigurationLoader {
             "folder", "library_path", "state_dir", "watch", "debounce_ms", "admin_socket", "isolation", "default_isolation", "reload", "alias_ttl",
         ]) ?? [:]
         let watch = try pluginKeys["watch"]?.bool() ?? false
-        let server = ServerConfiguration.Server(
+        let metricsListen = try serverKeys["metrics_listen"].map(Self.metricsListener)
+        if let metricsListen, let node = serverKeys["metrics_listen"] {
+            if try !(serverKeys["metrics_allow_remote"]?.bool() ?? false), !RedirectURI.isLoopback(metricsListen.host) {
+                throw node.error(
+                    "metrics_listen \(metricsListen.host):\(metricsListen.port) is not a loopback address; /metrics has no authentication, so "
+                        + "bind 127.0.0.1 (or ::1), or set server.metrics_allow_remote: true for a private interface your scraper reaches")
+            }
+            if metricsListen.host == host, metricsListen.port == port, port != 0 {
+                throw node.error("metrics_listen must differ from listen (\(host):\(port)): /metrics is served on a listener of its own")
+            }
+        }
+        var server = ServerConfiguration.Server(
             host: host,
             port: port,
             publicURL: publicURL,
@@ -83,6 +95,7 @@ public enum ConfigurationLoader {
             name: try serverKeys["name"]?.string() ?? "plugboard",
             instructions: try serverKeys["instructions"]?.string()
         )
+        server.metricsListen = metricsListen
 
         let authKeys =
             try sections["auth"]?.mapping(allowed: [
@@ -191,12 +204,31 @@ public enum ConfigurationLoader {
             debounceMilliseconds: try pluginKeys["debounce_ms"]?.integer(in: 0...60_000) ?? 250,
             adminSocket: resolve(try pluginKeys["admin_socket"]?.string() ?? "\(stateDirectory)/admin.sock"))
 
-        let loggingKeys = try sections["logging"]?.mapping(allowed: ["level"]) ?? [:]
+        let loggingKeys = try sections["logging"]?.mapping(allowed: ["level", "format"]) ?? [:]
         let levelName = try loggingKeys["level"]?.string() ?? "info"
         guard let level = Logger.Level(rawValue: levelName) else {
             throw (loggingKeys["level"] ?? root).error("logging.level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        return ServerConfiguration(file: file, server: server, auth: auth, plugins: plugins, database: databases.host, data: databases.data, reload: reload, logLevel: level)
+        let formatName = try loggingKeys["format"]?.string() ?? "text"
+        guard let format = LogFormat(rawValue: formatName) else {
+            throw (loggingKeys["format"] ?? root).error("logging.format must be text or json")
+        }
+        var configuration = ServerConfiguration(
+            file: file, server: server, auth: auth, plugins: plugins, database: databases.host, data: databases.data, reload: reload, logLevel: level)
+        configuration.logFormat = format
+        return configuration
+    }
+
+    /// `host:port` for the metrics listener (an IPv6 host in brackets is accepted as `[::1]:9464`).
+    private static func metricsListener(_ node: YAMLNode) throws(YAMLProblem) -> ServerConfiguration.MetricsListener {
+        let value = try node.string()
+        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (0...65535).contains(port), colon > value.startIndex
+        else {
+            throw node.error("metrics_listen must be host:port, e.g. 127.0.0.1:9464")
+        }
+        var host = String(value[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return ServerConfiguration.MetricsListener(host: host, port: port)
     }
 
     /// A duration: seconds, or a number with `s`, `m`, `h` or `d` (`24h`).

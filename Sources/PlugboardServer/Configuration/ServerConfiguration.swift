@@ -13,6 +13,8 @@ public struct ServerConfiguration: Sendable {
     public var data: PluginDataConfiguration
     public var reload: Reload
     public var logLevel: Logger.Level
+    /// How log lines are written: text for people, JSON for log collectors.
+    public var logFormat: LogFormat = .text
 
     /// How the running server follows changes to plugins and config.yaml.
     public struct Reload: Sendable, Equatable {
@@ -40,6 +42,15 @@ public struct ServerConfiguration: Sendable {
         public var listTTLMilliseconds: Int
         public var name: String
         public var instructions: String?
+        /// Where `/metrics` is served, on a listener of its own; nil: metrics are off.
+        public var metricsListen: MetricsListener? = nil
+    }
+
+    /// The address of the metrics listener. It has no authentication, so it is loopback unless
+    /// `server.metrics_allow_remote` says otherwise.
+    public struct MetricsListener: Sendable, Equatable {
+        public var host: String
+        public var port: Int
     }
 
     public struct Auth: Sendable {
@@ -96,6 +107,8 @@ public struct ServerConfiguration: Sendable {
         check("plugins.debounce_ms") { $0.reload.debounceMilliseconds }
         check("plugins.admin_socket") { $0.reload.adminSocket }
         check("logging.level") { $0.logLevel }
+        check("logging.format") { $0.logFormat }
+        check("server.metrics_listen") { $0.server.metricsListen }
         return changed
     }
 

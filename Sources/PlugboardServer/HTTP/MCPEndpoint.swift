@@ -15,6 +15,8 @@ struct MCPEndpoint: Sendable {
 
     let transport: StreamableHTTPTransport
     let access: Access
+    /// Counts authentication outcomes when metrics are on.
+    var metrics: PlugboardMetrics?
 
     func respond(to request: Request, context: PlugboardRequestContext) async -> Response {
         let caller: MCPCaller
@@ -29,7 +31,9 @@ struct MCPEndpoint: Sendable {
             }
             switch await gate.authenticate(request, context: context) {
             case .caller(let verified): caller = verified
-            case .refused(let response): return response
+            case .refused(let response):
+                metrics?.authOutcomes(Self.authOutcome(response.status, request: request)).increment()
+                return response
             }
         }
         var request = request
@@ -40,11 +44,26 @@ struct MCPEndpoint: Sendable {
             return Self.response(transport.payloadTooLarge())
         }
         let bytes = Array(buffer: body)
-        if case .bearer(let gate) = access, let refusal = gate.insufficientScope(bytes, request: request, context: context, caller: caller) {
-            return refusal
+        if case .bearer(let gate) = access {
+            if let refusal = gate.insufficientScope(bytes, request: request, context: context, caller: caller) {
+                metrics?.authOutcomes("insufficient_scope").increment()
+                return refusal
+            }
+            metrics?.authOutcomes("ok").increment()
         }
         let exchange = MCPHTTPRequest(method: request.method, authority: request.head.authority, headerFields: request.headers, body: bytes)
         return Self.response(await transport.handle(exchange, caller: caller))
+    }
+
+    /// The metric label of a refusal by `ResourceGate.authenticate`, from its status.
+    private static func authOutcome(_ status: HTTPResponse.Status, request: Request) -> String {
+        switch status {
+        case .unauthorized: request.headers[.authorization] == nil ? "missing_token" : "invalid_token"
+        case .forbidden: "missing_mcp_scope"
+        case .badRequest: "invalid_request"
+        case .serviceUnavailable: "unavailable"
+        default: "refused"
+        }
     }
 
     static func response(_ response: MCPHTTPResponse) -> Response {

@@ -9,9 +9,16 @@ public struct ReloadController: Sendable {
     let configuration: ServerConfiguration
     let plugins: PluginHost
     let listChanges: ListChangeHub
+    var metrics: PlugboardMetrics?
     let logger: Logger
 
     public func reload(reason: String) async -> ReloadOutcome {
+        let outcome = await apply(reason: reason)
+        metrics?.record(outcome)
+        return outcome
+    }
+
+    private func apply(reason: String) async -> ReloadOutcome {
         let fresh: ServerConfiguration
         do {
             fresh = try ConfigurationLoader.load(path: configuration.file)
