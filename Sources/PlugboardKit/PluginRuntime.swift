@@ -18,6 +18,11 @@ enum PluginRuntime {
             return PB_INTERNAL_ERROR
         }
         guard let host, let instanceOut else { return fail("create called without a host table") }
+        let hostAPI: HostAPI
+        switch HostAPI.read(host) {
+        case .success(let api): hostAPI = api
+        case .failure(let error): return fail(error.description)
+        }
         guard let definition = PluginRuntime.definition.withLock({ $0 }) else {
             return fail("plugin descriptor was not exported through Plugboard.export")
         }
@@ -29,7 +34,7 @@ enum PluginRuntime {
                 return fail(String(describing: error))
             }
         }
-        let instance = PluginInstance(definition: definition, host: HostAPI(host.pointee))
+        let instance = PluginInstance(definition: definition, host: hostAPI)
         instanceOut.pointee = Unmanaged.passRetained(instance).toOpaque()
         return PB_OK
     }
