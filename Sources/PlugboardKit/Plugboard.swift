@@ -44,6 +44,13 @@ public enum Plugboard {
 
     private static let exported = Mutex<UnsafePointer<pb_plugin>?>(nil)
 
+    /// The Swift version compiling this SDK (`__swift__`, seen through the clang importer), in
+    /// words, for the host to name in a toolchain refusal.
+    private static var swiftVersion: String {
+        let number = pb_swift_version_number()
+        return number > 0 ? "\(number / 10000).\(number / 100 % 100).\(number % 100)" : "unknown"
+    }
+
     /// The descriptor and the strings it points at live as long as the library is mapped, which is
     /// as long as the process: they are allocated once and never freed.
     private static func makeDescriptor(name: String, version: String, handlers: [String]) -> UnsafePointer<pb_plugin> {
@@ -65,7 +72,8 @@ public enum Plugboard {
                 create: PluginRuntime.create,
                 invoke: PluginRuntime.invoke,
                 cancel: PluginRuntime.cancel,
-                destroy: PluginRuntime.destroy
+                destroy: PluginRuntime.destroy,
+                swift_version: UnsafePointer(strdup(swiftVersion))
             )
         )
         return UnsafePointer(descriptor)

@@ -55,8 +55,12 @@ struct LoaderTests {
     func toolchainMismatch() async {
         let (refusal, _) = await refusal(for: "plugin: othertoolchain\nlibrary: libfixture_toolchain.so\ntools:\n  - { name: noop, handler: noop, description: d }\n")
         let reason = refusal?.reason ?? ""
-        #expect(reason.contains("built with toolchain 'clang 0.0.0 (a different Swift toolchain)'"), "\(reason)")
-        #expect(reason.contains("this host with '\(PluginLibrary.hostToolchain)'"))
+        #expect(reason.contains("built with Swift 5.10.1 (toolchain 'clang 0.0.0 (a different Swift toolchain)')"), "\(reason)")
+        #expect(reason.contains("this host with Swift \(PluginLibrary.hostSwiftVersion) (toolchain '\(PluginLibrary.hostToolchain)')"), "\(reason)")
+        #expect(reason.hasSuffix("rebuild the plugin with Swift \(PluginLibrary.hostSwiftVersion)"), "\(reason)")
+        // The host's version in words is the compiler's, e.g. "6.3.1": digits, not the clang string.
+        #expect(PluginLibrary.hostSwiftVersion.split(separator: ".").count == 3, "\(PluginLibrary.hostSwiftVersion)")
+        #expect(PluginLibrary.hostSwiftVersion.allSatisfy { $0.isNumber || $0 == "." })
     }
 
     @Test("refuses a manifest naming a handler the library lacks, listing what it has")

@@ -22,6 +22,11 @@
  *   - Structures only ever grow at the end. Every structure starts with its `struct_size`; a reader
  *     uses a field only if the writer's `struct_size` covers it. So a newer plugin works on an
  *     older host and the other way round within one major version.
+ *   - So never read a structure the other side wrote at this header's sizeof: the plugin's
+ *     `pb_host_api` may be shorter (an older host) or longer (a newer one). Read `struct_size`
+ *     first, then either test it before each field or copy min(struct_size, sizeof) bytes into a
+ *     zeroed structure, where a field the writer did not have reads as NULL / 0. The host reads a
+ *     plugin's `pb_plugin` the same way.
  *
  * ---------------------------------------------------------------------------------------------
  * Calls
@@ -81,7 +86,9 @@ extern "C" {
 #endif
 
 #define PLUGBOARD_ABI_MAJOR 1
-#define PLUGBOARD_ABI_MINOR 0
+/* Minor versions only append fields (see Versioning above):
+ *   1.1  pb_plugin.swift_version */
+#define PLUGBOARD_ABI_MINOR 1
 
 /* The one symbol a plugin library exports. */
 #define PLUGBOARD_ENTRY_SYMBOL "plugboard_plugin_v1"
@@ -176,6 +183,11 @@ typedef struct pb_plugin {
 
     /* Release the instance. No call of this instance is in flight. */
     void (*destroy)(void *instance);
+
+    /* ABI 1.1. The Swift version that built a plugin using the Swift runtime, in words ("6.3.1"),
+     * so that a toolchain refusal can name it; NULL for plugins that do not use the Swift runtime.
+     * The host reads it only when struct_size covers it (a 1.0 descriptor ends before it). */
+    const char *swift_version;
 } pb_plugin;
 
 typedef const pb_plugin *(*pb_entry_fn)(void);
@@ -188,6 +200,16 @@ static inline const char *pb_toolchain(void) {
     return "clang " __clang_version__;
 #else
     return "unknown";
+#endif
+}
+
+/* The Swift compiler's version as major * 10000 + minor * 100 + patch (60301 for 6.3.1) where this
+ * header is compiled by Swift's clang importer, which defines __swift__; 0 in a plain C compile. */
+static inline int pb_swift_version_number(void) {
+#if defined(__swift__)
+    return __swift__;
+#else
+    return 0;
 #endif
 }
 

@@ -23,6 +23,18 @@ public final class PluginLibrary: @unchecked Sendable {
     /// The host's own toolchain; a Swift plugin must have been built by the same one.
     public static let hostToolchain = String(cString: pb_toolchain())
 
+    /// The Swift version that built the host, in words ("6.3.1").
+    public static let hostSwiftVersion = swiftVersion(pb_swift_version_number())
+
+    /// The plugin ABI this host speaks, "major.minor".
+    public static let abiVersion = "\(PLUGBOARD_ABI_MAJOR).\(PLUGBOARD_ABI_MINOR)"
+
+    /// `__swift__`'s encoding (major * 10000 + minor * 100 + patch) in words.
+    static func swiftVersion(_ number: Int32) -> String {
+        guard number > 0 else { return "an unknown Swift version" }
+        return "\(number / 10000).\(number / 100 % 100).\(number % 100)"
+    }
+
     /// The smallest descriptor this host can use: every ABI 1 descriptor has at least these fields.
     static let minimumDescriptorSize = (MemoryLayout<pb_plugin>.offset(of: \pb_plugin.destroy) ?? 0)
         + MemoryLayout<UnsafeRawPointer>.size
@@ -63,9 +75,11 @@ public final class PluginLibrary: @unchecked Sendable {
         guard let descriptor = entry() else {
             throw LoadFailure("\(displayName): \(PLUGBOARD_ENTRY_SYMBOL)() returned NULL")
         }
-        let size = Int(descriptor.pointee.struct_size)
+        // Only the size and the versions are read in place, and field by field: the rest of the
+        // descriptor is read by its size (copyDescriptor).
+        let size = Int(UnsafeRawPointer(descriptor).load(as: UInt32.self))
         guard size >= 8 else { throw LoadFailure("\(displayName): the descriptor's struct_size (\(size)) is invalid") }
-        let major = Int(descriptor.pointee.abi_major)
+        let major = Int(UnsafeRawPointer(descriptor).load(fromByteOffset: MemoryLayout<pb_plugin>.offset(of: \pb_plugin.abi_major) ?? 4, as: UInt16.self))
         guard major == Int(PLUGBOARD_ABI_MAJOR) else {
             throw LoadFailure(
                 "\(displayName) was built for plugin ABI \(major), this host speaks ABI \(PLUGBOARD_ABI_MAJOR); "
@@ -75,17 +89,35 @@ public final class PluginLibrary: @unchecked Sendable {
             throw LoadFailure(
                 "\(displayName): descriptor is \(size) bytes, ABI \(PLUGBOARD_ABI_MAJOR) needs at least \(minimumDescriptorSize)")
         }
-        let pointee = descriptor.pointee
+        let copy = copyDescriptor(descriptor, size: size)
+        let pointee = copy.pointee
         guard pointee.create != nil, pointee.invoke != nil, pointee.destroy != nil else {
             throw LoadFailure("\(displayName): the descriptor lacks create, invoke or destroy")
         }
         if let toolchain = pointee.toolchain.map({ String(cString: $0) }), toolchain != hostToolchain {
+            // The clang strings identify a toolchain exactly but say nothing a person recognises;
+            // the Swift versions do (a 1.0 descriptor does not carry its own).
+            let pluginSwift = pointee.swift_version.map { "Swift \(String(cString: $0))" } ?? "an unknown Swift version"
             throw LoadFailure(
-                "\(displayName) was built with toolchain '\(toolchain)' but this host with '\(hostToolchain)'; "
-                    + "Swift plugins share the host's runtime, so rebuild the plugin with the host's Swift toolchain")
+                "\(displayName) was built with \(pluginSwift) (toolchain '\(toolchain)') but this host with Swift "
+                    + "\(hostSwiftVersion) (toolchain '\(hostToolchain)'); Swift plugins share the host's runtime, "
+                    + "so rebuild the plugin with Swift \(hostSwiftVersion)")
         }
-        return PluginLibrary(handle: handle, descriptor: descriptor, path: path, digest: digest)
+        return PluginLibrary(handle: handle, descriptor: UnsafePointer(copy), path: path, digest: digest)
     }
+}
+
+/// The plugin's descriptor as far as its own `struct_size` goes, in a zeroed `pb_plugin`: a
+/// descriptor from an older plugin ends before this header's last fields, and the bytes after it
+/// are not the plugin's. A field only partly covered is cleared whole. Never freed: the copy
+/// lives as long as the mapping, which is the life of the process.
+private func copyDescriptor(_ descriptor: UnsafePointer<pb_plugin>, size: Int) -> UnsafeMutablePointer<pb_plugin> {
+    let copy = UnsafeMutablePointer<pb_plugin>.allocate(capacity: 1)
+    copy.initialize(to: pb_plugin())
+    UnsafeMutableRawPointer(copy).copyMemory(from: descriptor, byteCount: min(size, MemoryLayout<pb_plugin>.size))
+    let swiftVersionEnd = (MemoryLayout<pb_plugin>.offset(of: \pb_plugin.swift_version) ?? 0) + MemoryLayout<UnsafeRawPointer>.size
+    if size < swiftVersionEnd { copy.pointee.swift_version = nil }
+    return copy
 }
 
 /// What a plugin library is, as its descriptor says; known without mapping it in this process

@@ -27,6 +27,7 @@ static const pb_plugin descriptor = {
     .invoke = invoke,
     .cancel = NULL,
     .destroy = destroy,
+    .swift_version = "5.10.1",
 };
 
 const pb_plugin *plugboard_plugin_v1(void) { return &descriptor; }
