@@ -2,10 +2,11 @@
  * echo_c — a Plugboard plugin in plain C. It proves the ABI needs no Swift: it links nothing but
  * libc and pthreads, exports one function and completes calls both inline and from its own thread.
  *
- * The host validates arguments against the manifest's input_schema and passes them as compact
- * JSON, so the small field readers below only meet well-formed input.
+ * Arguments are read with plugboard_args.h, the header-only typed reader: a real JSON reader, so a
+ * member of a nested object or a name inside escaped text is never mistaken for the argument.
  */
 #include <plugboard.h>
+#include <plugboard_args.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -19,39 +20,38 @@ typedef struct instance {
 
 static const char *const handlers[] = {"echo.say", "echo.add", "echo.delay"};
 
-/* The raw (still JSON-escaped) contents of the string field `key`, or NULL. */
-static const char *string_field(const char *json, size_t len, const char *key, size_t *out_len) {
-    char needle[64];
-    int n = snprintf(needle, sizeof needle, "\"%s\":", key);
-    if (n <= 0 || (size_t)n >= sizeof needle) return NULL;
-    const char *end = json + len;
-    for (const char *p = json; p + n < end; p++) {
-        if (memcmp(p, needle, (size_t)n) != 0) continue;
-        const char *q = p + n;
-        while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')) q++;
-        if (q >= end || *q != '"') return NULL;
-        const char *start = ++q;
-        while (q < end && *q != '"') q += (*q == '\\') ? 2 : 1;
-        if (q > end) return NULL;
-        *out_len = (size_t)(q - start);
-        return start;
+/* Writes `len` bytes of UTF-8 as the body of a JSON string (no quotes) into out, which has room
+ * for 6 bytes per input byte; returns the bytes written. */
+static size_t escape_json(const char *text, size_t len, char *out) {
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        switch (c) {
+        case '"': out[n++] = '\\'; out[n++] = '"'; break;
+        case '\\': out[n++] = '\\'; out[n++] = '\\'; break;
+        case '\n': out[n++] = '\\'; out[n++] = 'n'; break;
+        case '\r': out[n++] = '\\'; out[n++] = 'r'; break;
+        case '\t': out[n++] = '\\'; out[n++] = 't'; break;
+        default:
+            if (c < 0x20) {
+                memcpy(out + n, "\\u00", 4);
+                out[n + 4] = hex[c >> 4];
+                out[n + 5] = hex[c & 15];
+                n += 6;
+            } else {
+                out[n++] = (char)c;
+            }
+        }
     }
-    return NULL;
+    return n;
 }
 
-static long long integer_field(const char *json, size_t len, const char *key, long long fallback) {
-    char needle[64];
-    int n = snprintf(needle, sizeof needle, "\"%s\":", key);
-    if (n <= 0 || (size_t)n >= sizeof needle) return fallback;
-    const char *end = json + len;
-    for (const char *p = json; p + n < end; p++) {
-        if (memcmp(p, needle, (size_t)n) != 0) continue;
-        char number[32] = {0};
-        size_t i = 0;
-        for (const char *q = p + n; q < end && i + 1 < sizeof number && (*q == '-' || (*q >= '0' && *q <= '9')); q++) number[i++] = *q;
-        return i ? strtoll(number, NULL, 10) : fallback;
-    }
-    return fallback;
+/* Completes `call` with PB_INVALID_ARGUMENTS naming the argument and what is wrong with it. */
+static void refuse_argument(const pb_host_api *host, pb_call_id call, const char *name, pb_json_status status) {
+    char message[160];
+    int n = snprintf(message, sizeof message, "argument '%s' is %s", name, pb_json_status_text(status));
+    host->complete(host->host_ctx, call, PB_INVALID_ARGUMENTS, (const uint8_t *)message, n > 0 ? (size_t)n : 0);
 }
 
 static void complete_text(const pb_host_api *host, pb_call_id call, int32_t status, const char *text) {
@@ -92,8 +92,13 @@ static int32_t create(const pb_host_api *host, const uint8_t *config, size_t con
                       char *error, size_t error_cap) {
     (void)config;
     (void)config_len;
-    if (host->struct_size < sizeof(pb_host_api)) {
-        snprintf(error, error_cap, "host callback table is older than this plugin needs");
+    /* The table is read by its own size (plugboard.h, Versioning): this plugin uses the ABI 1.0
+     * callbacks, which end with `complete`, so an older or newer host's table is fine as long as
+     * it reaches that far. Testing against sizeof(pb_host_api) would refuse hosts older than this
+     * header for fields the plugin never reads. */
+    if (host->struct_size < offsetof(pb_host_api, complete) + sizeof host->complete) {
+        snprintf(error, error_cap, "the host's callback table (%u bytes) ends before `complete`, which this plugin needs",
+                 (unsigned)host->struct_size);
         return PB_INTERNAL_ERROR;
     }
     instance *self = calloc(1, sizeof *self);
@@ -109,46 +114,72 @@ static int32_t create(const pb_host_api *host, const uint8_t *config, size_t con
 static void invoke(void *raw, pb_call_id call, const char *handler, const uint8_t *args, size_t len) {
     instance *self = raw;
     const pb_host_api *host = self->host;
-    const char *json = (const char *)args;
+    pb_json arguments;
+    pb_json_status status;
 
+    if (pb_json_parse(args, len, &arguments) != PB_JSON_OK) {
+        complete_text(host, call, PB_INVALID_ARGUMENTS, "the arguments are not a JSON value");
+        return;
+    }
     if (strcmp(handler, "echo.say") == 0) {
+        /* Ask for the length first (a buffer of 0 bytes), then read into one of the right size. */
         size_t text_len = 0;
-        const char *text = string_field(json, len, "text", &text_len);
-        if (!text) {
-            complete_text(host, call, PB_INVALID_ARGUMENTS, "'text' is required");
+        status = pb_args_string(arguments, "text", NULL, 0, &text_len);
+        if (status != PB_JSON_TOO_SMALL && status != PB_JSON_OK) {
+            refuse_argument(host, call, "text", status);
             return;
         }
         static const char head[] = "{\"content\":[{\"type\":\"text\",\"text\":\"";
         static const char tail[] = "\"}]}";
-        size_t size = sizeof head - 1 + text_len + sizeof tail - 1;
-        char *out = malloc(size);
-        if (!out) {
+        char *text = malloc(text_len + 1);
+        char *out = malloc(sizeof head - 1 + 6 * text_len + sizeof tail - 1);
+        if (!text || !out) {
+            free(text);
+            free(out);
             complete_text(host, call, PB_INTERNAL_ERROR, "out of memory");
             return;
         }
-        memcpy(out, head, sizeof head - 1);
-        memcpy(out + sizeof head - 1, text, text_len); /* still JSON-escaped: valid inside the string */
-        memcpy(out + sizeof head - 1 + text_len, tail, sizeof tail - 1);
+        pb_args_string(arguments, "text", text, text_len + 1, &text_len);
+        size_t size = sizeof head - 1;
+        memcpy(out, head, size);
+        size += escape_json(text, text_len, out + size);
+        memcpy(out + size, tail, sizeof tail - 1);
+        size += sizeof tail - 1;
         host->complete(host->host_ctx, call, PB_OK, (const uint8_t *)out, size);
+        free(text);
         free(out);
     } else if (strcmp(handler, "echo.add") == 0) {
-        long long a = integer_field(json, len, "a", 0), b = integer_field(json, len, "b", 0), sum;
+        int64_t a = 0, b = 0, sum;
+        if ((status = pb_args_int64(arguments, "a", &a)) != PB_JSON_OK) {
+            refuse_argument(host, call, "a", status);
+            return;
+        }
+        if ((status = pb_args_int64(arguments, "b", &b)) != PB_JSON_OK) {
+            refuse_argument(host, call, "b", status);
+            return;
+        }
         if (__builtin_add_overflow(a, b, &sum)) {
             complete_text(host, call, PB_TOOL_ERROR, "The sum does not fit in a 64-bit integer; use smaller numbers.");
             return;
         }
         char out[256];
         snprintf(out, sizeof out,
-                 "{\"content\":[{\"type\":\"text\",\"text\":\"%lld\"}],\"structuredContent\":{\"sum\":%lld}}", sum, sum);
+                 "{\"content\":[{\"type\":\"text\",\"text\":\"%lld\"}],\"structuredContent\":{\"sum\":%lld}}",
+                 (long long)sum, (long long)sum);
         complete_text(host, call, PB_OK, out);
     } else if (strcmp(handler, "echo.delay") == 0) {
+        int64_t ms = 0;
+        if ((status = pb_args_int64(arguments, "ms", &ms)) != PB_JSON_OK) {
+            refuse_argument(host, call, "ms", status);
+            return;
+        }
         delay_job *job = malloc(sizeof *job);
         pthread_t thread;
         if (!job) {
             complete_text(host, call, PB_INTERNAL_ERROR, "out of memory");
             return;
         }
-        *job = (delay_job){.host = host, .call = call, .ms = integer_field(json, len, "ms", 0)};
+        *job = (delay_job){.host = host, .call = call, .ms = ms};
         if (pthread_create(&thread, NULL, delay_thread, job) != 0) {
             free(job);
             complete_text(host, call, PB_INTERNAL_ERROR, "cannot start a thread");
@@ -175,6 +206,7 @@ static const pb_plugin descriptor = {
     .invoke = invoke,
     .cancel = NULL, /* the delay thread polls is_cancelled instead */
     .destroy = destroy,
+    .swift_version = NULL, /* plain C */
 };
 
 const pb_plugin *plugboard_plugin_v1(void) { return &descriptor; }
