@@ -31,6 +31,7 @@ public final class SQLiteScopedData: DataService, DataReadiness {
     public init(path: String, connections: Int = 2, logger: Logger) throws {
         self.path = path
         self.logger = logger
+        try SQLiteFiles.createPrivate(path)
         var workers: [(connection: SQLiteScopedConnection, executor: SQLiteExecutor)] = []
         for number in 0..<max(1, connections) {
             let connection = try SQLiteScopedConnection(path: path)

@@ -6,10 +6,7 @@ public final class SQLiteStore: HostStore {
     let executor: SQLiteExecutor
 
     public init(path: String) throws {
-        // Private when created here: the database holds password hashes and token digests.
-        try FileManager.default.createDirectory(
-            atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true,
-            attributes: [.posixPermissions: 0o700])
+        try SQLiteFiles.createPrivate(path)
         let connection = try SQLiteConnection(path: path)
         // Readers never wait for the writer, and the scoped connections see committed data.
         _ = try connection.rows("PRAGMA journal_mode = WAL")

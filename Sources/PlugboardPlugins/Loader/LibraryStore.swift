@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PlugboardContracts
 
 /// Private, content-addressed copies of plugin libraries.
 ///
@@ -32,7 +33,8 @@ public struct LibraryStore: Sendable {
         {
             return (target, digest)
         }
-        try manager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // The state folder above it too, if this makes it: 0700 whatever the umask.
+        try PrivateState.createFolder(directory)
         // Written beside the target and renamed into place, so a concurrent loader never maps a
         // half-written copy.
         let temporary = "\(target).\(ProcessInfo.processInfo.processIdentifier).\(UInt64.random(in: 0...UInt64.max)).tmp"
