@@ -21,9 +21,12 @@ public struct AuthSettings: Sendable, Equatable {
 public struct ScopePolicy: Sendable, Equatable {
     public static let base = "mcp"
     public let supported: [String]
+    /// Words for people, from the manifests, for the consent page.
+    public let descriptions: [String: String]
 
-    public init(toolScopes: Set<String>) {
+    public init(toolScopes: Set<String>, descriptions: [String: String] = [:]) {
         supported = [Self.base] + toolScopes.subtracting([Self.base]).sorted()
+        self.descriptions = descriptions
     }
 
     /// Whether a token lacks the base scope (API tokens without scopes hold every scope).

@@ -169,7 +169,10 @@ public struct PlugboardApp: Sendable {
     private func access(addingRoutesTo router: Router<PlugboardRequestContext>) throws -> MCPEndpoint.Access {
         let auth = configuration.auth
         let origin = PublicOrigin(publicURL: configuration.server.publicURL, trustedProxies: auth.trustedProxies)
-        let scopes: @Sendable () -> ScopePolicy = { [plugins] in ScopePolicy(toolScopes: plugins.currentGeneration?.catalog.declaredScopes ?? []) }
+        let scopes: @Sendable () -> ScopePolicy = { [plugins] in
+            let catalog = plugins.currentGeneration?.catalog
+            return ScopePolicy(toolScopes: catalog?.declaredScopes ?? [], descriptions: catalog?.scopeDescriptions ?? [:])
+        }
         let verifier: any BearerVerifier
         let authorizationServer: @Sendable (String) -> String
         switch auth.mode {

@@ -19,6 +19,8 @@ public final class Catalog: MCPCatalog {
     private let promptsByName: [String: CatalogPrompt]
     /// Every scope some tool, resource or prompt declares (consulted on each authenticated request).
     public let declaredScopes: Set<String>
+    /// Words for people for the scopes whose manifests give them (the first one given wins).
+    public let scopeDescriptions: [String: String]
     private let audit: (any AuditSink)?
     private let logger: Logger
 
@@ -34,6 +36,8 @@ public final class Catalog: MCPCatalog {
         self.prompts = prompts
         self.promptsByName = Dictionary(prompts.map { ($0.manifest.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.declaredScopes = Set(tools.flatMap(\.manifest.scopes) + resources.flatMap(\.manifest.scopes) + prompts.flatMap(\.manifest.scopes))
+        self.scopeDescriptions = (tools.map(\.manifest.scopeDescriptions) + resources.map(\.manifest.scopeDescriptions) + prompts.map(\.manifest.scopeDescriptions))
+            .reduce(into: [:]) { all, some in all.merge(some) { first, _ in first } }
         self.audit = audit
         self.logger = logger
     }

@@ -61,6 +61,8 @@ public struct ToolManifest: Sendable {
     public var limits: ToolLimits
     /// The manifest line the tool starts on, for error messages.
     public var line: Int
+    /// Words for people for some of `scopes`, shown on the consent page.
+    public var scopeDescriptions: [String: String] = [:]
 }
 
 /// Per-tool limits the host enforces.
@@ -94,6 +96,8 @@ public struct ResourceManifest: Sendable {
     /// OAuth scopes a token needs to list and read it (none: every token of this server).
     public var scopes: [String] = []
     public var line: Int
+    /// Words for people for some of `scopes`, shown on the consent page.
+    public var scopeDescriptions: [String: String] = [:]
 }
 
 /// A prompt as declared in a manifest.
@@ -113,6 +117,8 @@ public struct PromptManifest: Sendable {
     /// OAuth scopes a token needs to list and get it (none: every token of this server).
     public var scopes: [String] = []
     public var line: Int
+    /// Words for people for some of `scopes`, shown on the consent page.
+    public var scopeDescriptions: [String: String] = [:]
 }
 
 /// An argument of a prompt.

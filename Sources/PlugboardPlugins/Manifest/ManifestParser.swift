@@ -156,6 +156,7 @@ public enum ManifestParser {
             guard let object = try annotationsNode.json().objectValue else { throw annotationsNode.error("expected a mapping") }
             annotations = object
         }
+        let scopes = try ManifestScopes(keys["scopes"])
         return ToolManifest(
             name: name,
             handler: handler,
@@ -164,10 +165,11 @@ public enum ManifestParser {
             inputSchema: inputSchema,
             outputSchema: outputSchema,
             annotations: annotations,
-            scopes: try keys["scopes"]?.strings() ?? [],
+            scopes: scopes.names,
             writes: try keys["writes"]?.bool() ?? false,
             limits: try keys["limits"].map(parseLimits) ?? .defaults,
-            line: line
+            line: line,
+            scopeDescriptions: scopes.descriptions
         )
     }
 
@@ -219,6 +221,7 @@ public enum ManifestParser {
         guard let handler = try keys["handler"]?.string(), !handler.isEmpty else {
             throw node.error("resource '\(name)' has no 'handler'")
         }
+        let scopes = try ManifestScopes(keys["scopes"])
         return ResourceManifest(
             address: address,
             name: name,
@@ -226,8 +229,9 @@ public enum ManifestParser {
             description: try keys["description"]?.string(),
             mimeType: try keys["mime_type"]?.string(),
             handler: handler,
-            scopes: try keys["scopes"]?.strings() ?? [],
-            line: node.line ?? 0
+            scopes: scopes.names,
+            line: node.line ?? 0,
+            scopeDescriptions: scopes.descriptions
         )
     }
 
@@ -266,14 +270,16 @@ public enum ManifestParser {
         default:
             throw node.error("prompt '\(name)' needs exactly one of 'template' (text with {{argument}} placeholders) or 'handler'")
         }
+        let scopes = try ManifestScopes(keys["scopes"])
         return PromptManifest(
             name: name,
             title: try keys["title"]?.string(),
             description: try keys["description"]?.string(),
             arguments: arguments,
             body: body,
-            scopes: try keys["scopes"]?.strings() ?? [],
-            line: node.line ?? 0
+            scopes: scopes.names,
+            line: node.line ?? 0,
+            scopeDescriptions: scopes.descriptions
         )
     }
 }

@@ -21,9 +21,16 @@ enum AuthorizePages {
                 """)
     }
 
-    static func consent(serverName: String, request: AuthorizationRequest, user: String, requestID: String, csrf: String) -> String {
+    /// - Parameter descriptions: words for people by scope (from the manifests); a scope without
+    ///   them is shown by its name alone.
+    static func consent(
+        serverName: String, request: AuthorizationRequest, user: String, requestID: String, csrf: String, descriptions: [String: String] = [:]
+    ) -> String {
         let host = RedirectURI.host(of: request.redirectURI)
-        let scopes = request.scopes.map { "<li><code>\(escape($0))</code></li>" }.joined()
+        let scopes = request.scopes.map { scope in
+            let words = scope == ScopePolicy.base ? "Use \(serverName)" : descriptions[scope]
+            return "<li>\(words.map { "\(escape($0)) " } ?? "")<code>\(escape(scope))</code></li>"
+        }.joined()
         let loopbackNote =
             RedirectURI.isLoopbackURI(request.redirectURI)
             ? "<p class=\"note\">This application runs on this computer (it receives the answer at \(escape(host))).</p>" : ""
@@ -62,7 +69,7 @@ enum AuthorizePages {
         button{margin-top:1.3rem;padding:.6rem 1.2rem;border-radius:8px;border:1px solid #c5cad3;background:#fff;font:inherit;cursor:pointer}
         button.primary{background:#2f5bea;border-color:#2f5bea;color:#fff} form>button.primary{width:100%}
         .buttons{display:flex;gap:.8rem;justify-content:flex-end} .error{color:#b00020;font-weight:600}
-        .scopes{padding-left:1.2rem} .note{font-size:.9rem;color:#666}
+        .scopes{padding-left:1.2rem} .scopes code{font-size:.85em;color:#666} .note{font-size:.9rem;color:#666}
         </style></head>
         <body><main>
         \(body)

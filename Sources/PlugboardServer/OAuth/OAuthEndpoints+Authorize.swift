@@ -125,7 +125,9 @@ extension OAuthEndpoints {
         }
         let csrf = csrfToken(request, base: base)
         var response = page(
-            .ok, AuthorizePages.consent(serverName: serverName, request: authorization, user: user, requestID: requestID, csrf: csrf), base: base)
+            .ok, AuthorizePages.consent(
+                serverName: serverName, request: authorization, user: user, requestID: requestID, csrf: csrf, descriptions: scopes().descriptions),
+            base: base)
         response.setCookie(cookie("csrf", csrf, base: base))
         return response
     }
