@@ -118,6 +118,8 @@ public struct PlugboardApp: Sendable {
         let transport = StreamableHTTPTransport(
             server: server, policy: requestPolicy, maxBodyBytes: configuration.server.maxBodyBytes, logger: logger)
         let router = Router(context: PlugboardRequestContext.self)
+        // First, so it sees every request, whatever route answers it.
+        router.add(middleware: UntrustedForwardingMiddleware(forwarding: UntrustedForwarding(trustedProxies: configuration.auth.trustedProxies, logger: logger)))
         let endpoint = MCPEndpoint(transport: transport, access: try access(addingRoutesTo: router), metrics: metrics)
         // The router matches `/mcp/` here too: no redirect that would lose a POST body.
         for method: HTTPRequest.Method in [.post, .get, .delete, .put, .patch, .options, .head] {
