@@ -193,13 +193,15 @@ class PlugboardServer:
         auth: dict[str, object] | None = None,
         public_url: str | None = None,
         plugin_settings: dict[str, object] | None = None,
+        server_settings: dict[str, object] | None = None,
     ) -> None:
         """`plugins` maps a folder of the plugins folder to its manifest: a file to copy (Path) or
         the manifest's text (str). `files` maps paths inside the plugins folder to files copied
         there (plugin libraries). `database` is database.url, or every database.* key but seed;
         `data` the keys of a data: section (the plugins' tables elsewhere), seed included.
         `auth` replaces the default `auth: {mode: none}` section; `public_url` is server.public_url;
-        `plugin_settings` are more plugins.* keys (alias_ttl, reload ...).
+        `plugin_settings` are more plugins.* keys (alias_ttl, reload ...); `server_settings` more
+        server.* keys (name, allowed_hosts ...).
         The other options become `plugins.*` and `tools:` settings."""
         self.name = name
         self.workdir = workdir
@@ -218,6 +220,7 @@ class PlugboardServer:
         self.auth = auth
         self.public_url = public_url
         self.plugin_settings = plugin_settings or {}
+        self.server_settings = server_settings or {}
         self.binary = plugboard_binary()
         self.plugins_dir = workdir / "plugins"
         self.state_dir = workdir / "state"
@@ -255,6 +258,7 @@ class PlugboardServer:
             lines.append(f"  page_size: {self.page_size}")
         if self.public_url is not None:
             lines.append(f"  public_url: {_yaml(self.public_url)}")
+        lines += [f"  {key}: {_yaml(value)}" for key, value in self.server_settings.items()]
         lines.append("auth:")
         auth = self.auth if self.auth is not None else {"mode": "none", "local_owner": self.local_owner}
         lines += [f"  {key}: {_yaml(value)}" for key, value in auth.items()]
