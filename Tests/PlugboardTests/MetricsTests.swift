@@ -75,6 +75,37 @@ struct MetricsTests {
         #expect(series["plugboard_generation"] == 2)
     }
 
+    @Test("a crashed worker's restart and the calls in flight are on the page")
+    func restartsAndInFlight() async throws {
+        let server = try await RunningServer.start(metrics: true, isolated: true)
+        defer { server.stop() }
+        let token = try await server.apiToken()
+        #expect(try await server.callTool("crash", ["mode": "segfault"], token: token).body.contains("crashed while handling this call"))
+        let scrape = { @Sendable in Self.series(try await HTTP.send("GET", "http://127.0.0.1:\(server.metricsPort)/metrics").body) }
+        #expect(try await scrape()[#"plugboard_tool_calls_total{tool="crash",plugin="versioned",outcome="unavailable"}"#] == 1)
+        // The worker restarts in the background after the failed call has been answered.
+        var restarts: Double?
+        let deadline = ContinuousClock.now + .seconds(10)
+        repeat {
+            restarts = try await scrape()[#"plugboard_plugin_worker_restarts{plugin="versioned"}"#]
+            if restarts == 1 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        } while ContinuousClock.now < deadline
+        #expect(restarts == 1)
+
+        let slow = Task { try await server.callTool("countdown", ["steps": 40, "delay_ms": 25], token: token) }
+        var inFlight: Double?
+        let started = ContinuousClock.now
+        repeat {
+            inFlight = try await scrape()["plugboard_mcp_requests_in_flight"]
+            if inFlight == 1 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        } while ContinuousClock.now < started + .seconds(10)
+        #expect(inFlight == 1, "the countdown is being served")
+        #expect(try await slow.value.status == 200)
+        #expect(try await scrape()["plugboard_mcp_requests_in_flight"] == 0)
+    }
+
     @Test("without metrics_listen nothing listens for metrics and nothing is recorded")
     func off() async throws {
         let server = try await RunningServer.start(metrics: false)
@@ -137,10 +168,26 @@ struct RunningServer {
     let metricsPort: Int
     let task: Task<Void, any Error>
 
-    static func start(metrics: Bool, logger: Logger = TestSupport.logger, logging: String = "") async throws -> RunningServer {
+    /// - Parameter isolated: also serve the `versioned` fixture in a worker process, with a
+    ///   `crash` tool (reloads would lose the test's worker executable: don't reload it).
+    static func start(metrics: Bool, isolated: Bool = false, logger: Logger = TestSupport.logger, logging: String = "") async throws -> RunningServer {
         let folder = PluginFolder()
         folder.addExample("demo")
         folder.addExample("projects")
+        if isolated {
+            folder.add(
+                "versioned",
+                manifest: """
+                    plugin: versioned
+                    library: libfixture_versioned_v1.so
+                    isolation: process
+                    tools:
+                      - name: crash
+                        handler: versioned.crash
+                        description: Crashes on demand.
+                        input_schema: { type: object, properties: { mode: { type: string } }, required: [mode] }
+                    """)
+        }
         let (port, metricsPort) = (try freePort(), try freePort())
         let yaml = """
             server: { listen: 127.0.0.1:\(port)\(metrics ? ", metrics_listen: 127.0.0.1:\(metricsPort)" : "") }
@@ -151,7 +198,9 @@ struct RunningServer {
             """
         // On disk, for reloads to read again.
         try yaml.write(toFile: "\(folder.root)/config.yaml", atomically: true, encoding: .utf8)
-        let configuration = try ConfigurationLoader.load(path: "\(folder.root)/config.yaml")
+        var configuration = try ConfigurationLoader.load(path: "\(folder.root)/config.yaml")
+        // Workers are the `plugboard` executable, not this test runner.
+        configuration.plugins.workerExecutable = "\(TestSupport.buildFolder)/plugboard"
         let app = try PlugboardApp(configuration: configuration, logger: logger)
         let task = Task { try await app.runHTTP() }
         let server = RunningServer(app: app, port: port, metricsPort: metricsPort, task: task)
