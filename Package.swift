@@ -53,6 +53,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
         // PluginRead relies on `execute` reading a prepared statement's statics within the call
         // (PostgresScopedData's prepared reads): check that before moving this pin.
+        .package(url: "https://github.com/vapor/sqlite-nio.git", exact: "1.13.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
@@ -95,15 +96,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // The system's SQLite, called directly: the scoped queries need its authorizer, limits,
-        // interrupt and progress handler, which no Swift wrapper exposes.
-        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // The stores: host state, audit and the per-owner scoped queries, on SQLite or PostgreSQL.
         // A sibling of PlugboardPlugins: the two agree only through PlugboardContracts.
         .target(
             name: "PlugboardData",
             dependencies: [
-                "PlugboardJSON", "PlugboardContracts", "CPlugboard", "CSQLite",
+                "PlugboardJSON", "PlugboardContracts", "CPlugboard",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

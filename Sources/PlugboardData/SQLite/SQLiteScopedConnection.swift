@@ -1,7 +1,7 @@
 import Foundation
 import PlugboardJSON
 import Synchronization
-import CSQLite
+import VaporCSQLite
 
 /// A connection to the real database that runs plugin statements: its TEMP schema holds the
 /// declared names as views filtered by `pb_owner()`, the owner of the call in progress.
@@ -17,15 +17,15 @@ final class SQLiteScopedConnection: @unchecked Sendable {
         owner = OwnerCell()
         // A plugin cannot build huge values to exhaust memory.
         connection.setLimit(SQLITE_LIMIT_LENGTH, to: 10_000_000)
-        let status = sqlite3_create_function_v2(
+        let status = sqlite_nio_sqlite3_create_function_v2(
             connection.handle, "pb_owner", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, Unmanaged.passUnretained(owner).toOpaque(),
             { context, _, _ in
-                guard let context, let data = sqlite3_user_data(context) else { return }
+                guard let context, let data = sqlite_nio_sqlite3_user_data(context) else { return }
                 guard let owner = Unmanaged<OwnerCell>.fromOpaque(data).takeUnretainedValue().owner else {
-                    sqlite3_result_error(context, "no owner", -1)
+                    sqlite_nio_sqlite3_result_error(context, "no owner", -1)
                     return
                 }
-                sqlite3_result_text(context, owner, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+                sqlite_nio_sqlite3_result_text(context, owner, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self))
             }, nil, nil, nil)
         guard status == SQLITE_OK else { throw SQLiteError(code: status, message: "cannot register pb_owner: \(connection.errorMessage)") }
     }

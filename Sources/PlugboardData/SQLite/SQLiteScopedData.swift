@@ -3,7 +3,7 @@ import Logging
 import PlugboardJSON
 import PlugboardContracts
 import Synchronization
-import CSQLite
+import VaporCSQLite
 
 /// Per-owner scoped queries on SQLite (the embedded default).
 ///
@@ -76,20 +76,23 @@ public final class SQLiteScopedData: DataService, DataReadiness {
             return .failure(PB_INVALID_ARGUMENTS, "query refused: plugin '\(scope.plugin)' declares no tables (add them under data.tables in its manifest)")
         }
         let sql = Array(parsed.sql.utf8)
-        let slots: [Int]
-        do {
-            slots = try plugin.standIn.validate(sql, parameterCount: parsed.parameters.count, writes: scope.writes)
-        } catch {
-            return .failure(PB_INVALID_ARGUMENTS, "query refused: \(error.message)")
-        }
         let internalTriggers = layout.internalTriggers
         do {
             let rows = try await pool.with { worker in
                 let connection = worker.connection
+                // The stand-in's compile runs here too: a statement that takes long to compile
+                // holds a thread of the pool, never one of Swift's cooperative threads.
                 return try await worker.executor.run { _ -> Result<QueryRows, QueryRefusal> in
+                    let slots: [Int]
+                    do throws(QueryRefusal) {
+                        slots = try plugin.standIn.validate(sql, parameterCount: parsed.parameters.count, writes: scope.writes)
+                    } catch {
+                        return .failure(QueryRefusal("query refused: \(error.message)", status: PB_INVALID_ARGUMENTS))
+                    }
                     do {
                         try connection.adopt(layout)
                     } catch {
+                        self.logger.error("cannot set up the scoped views on a connection: \(error)")
                         return .failure(QueryRefusal("the database schema could not be prepared"))
                     }
                     return Result { () throws(QueryRefusal) in
@@ -101,7 +104,7 @@ public final class SQLiteScopedData: DataService, DataReadiness {
             }.get()
             return QueryReply(status: PB_OK, bytes: rows.json.jsonBytes, rows: rows.rows.count)
         } catch let refusal as QueryRefusal {
-            return .failure(PB_TOOL_ERROR, refusal.message)
+            return .failure(refusal.status, refusal.message)
         } catch {
             logger.error("scoped query failed: \(error)")
             return .failure(PB_INTERNAL_ERROR, "the query failed")

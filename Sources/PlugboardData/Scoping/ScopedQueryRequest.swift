@@ -1,3 +1,4 @@
+import CPlugboard
 import PlugboardJSON
 
 /// A plugin's query: `{"sql": "SELECT ... WHERE id = $1", "params": [42]}`.
@@ -24,7 +25,12 @@ struct ScopedQueryRequest {
 /// never name anything the plugin did not write itself.
 struct QueryRefusal: Error, Sendable {
     let message: String
-    init(_ message: String) { self.message = message }
+    /// PB_INVALID_ARGUMENTS when the statement itself is refused; PB_TOOL_ERROR when it failed.
+    let status: Int32
+    init(_ message: String, status: Int32 = PB_TOOL_ERROR) {
+        self.message = message
+        self.status = status
+    }
 }
 
 /// Rows as the ABI returns them: `{"columns": [...], "rows": [[...]], "truncated": false}`.
