@@ -694,6 +694,12 @@ def test_forwarded_headers_only_from_trusted_proxies(oauth_server, proxy_server)
     assert untrusted["resource"] == oauth_server.url and untrusted["authorization_servers"] == [oauth_server.base_url], untrusted
     metadata = httpx2.get(f"{oauth_server.base_url}/.well-known/oauth-authorization-server", headers=FORWARDED, timeout=30.0).json()
     assert metadata["issuer"] == oauth_server.base_url, metadata
+    # ... and says so in its log, once for this address however many requests carry them; the
+    # trusted proxy's server says nothing.
+    untrusted_warning = r"X-Forwarded-\S+ from 127\.0\.0\.1 ignored: .*auth\.trusted_proxies"
+    oauth_server.wait_for_log(untrusted_warning)
+    assert len(oauth_server.log_lines(untrusted_warning)) == 1, oauth_server.log_lines(untrusted_warning)
+    assert proxy_server.find_log(untrusted_warning) is None
 
 
 # -- 3. refusals ----------------------------------------------------------------------------------
