@@ -375,12 +375,8 @@ final class PostgresScopingTests {
 
     @Test("a runaway query stops at its time limit, rows stop at the cap")
     func limits() async throws {
-        let context = MCPCallContext(caller: MCPCaller(owner: "alice"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
+        let context = try await ScopingAttacks.expectRunawayStopped(on: host.servingCatalog)
         let started = ContinuousClock.now
-        let runaway = try await host.servingCatalog.callTool(
-            "capped_sql", arguments: ["sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"], context: context)
-        #expect(ContinuousClock.now - started < .seconds(2))
-        #expect(runaway["content"]?.arrayValue?.first?["text"]?.stringValue?.contains("300 ms time limit") == true, "\(runaway.jsonString)")
         let capped = try await host.servingCatalog.callTool(
             "capped_sql", arguments: ["sql": "SELECT generate_series(1, 20000000)"], context: context)
         #expect(capped["structuredContent"]?["rows"] == [[1], [2], [3]], "\(capped.jsonString)")
@@ -390,6 +386,6 @@ final class PostgresScopingTests {
             "capped_sql", arguments: ["sql": "SELECT 1) AS a UNION ALL SELECT * FROM (SELECT generate_series(1, 20000000)"], context: context)
         #expect(escape["structuredContent"]?["rows"]?.arrayValue?.count == 3, "\(escape.jsonString)")
         #expect(escape["structuredContent"]?["truncated"] == true)
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(2), "the capped reads stop early")
     }
 }

@@ -110,6 +110,17 @@ enum ScopingAttacks {
     ]
 
     /// Runs one attack as `owner` and checks it, returning what came back.
+    /// An endless recursive query through `capped_sql` stops at its 300 ms limit; returns alice's context.
+    static func expectRunawayStopped(on catalog: any MCPCatalog) async throws -> MCPCallContext {
+        let context = MCPCallContext(caller: MCPCaller(owner: "alice"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
+        let started = ContinuousClock.now
+        let runaway = try await catalog.callTool(
+            "capped_sql", arguments: ["sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"], context: context)
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(runaway["content"]?.arrayValue?.first?["text"]?.stringValue?.contains("300 ms time limit") == true, "\(runaway.jsonString)")
+        return context
+    }
+
     static func run(_ attack: Attack, on catalog: any MCPCatalog, owner: String = "alice", postgres: Bool = false) async throws -> JSONValue {
         let tool = attack.writes ? "write_sql" : "read_sql"
         let context = MCPCallContext(caller: MCPCaller(owner: owner), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
@@ -240,12 +251,7 @@ final class SQLiteScopingTests {
 
     @Test("a runaway query stops at its time limit, rows stop at the cap")
     func limits() async throws {
-        let context = MCPCallContext(caller: MCPCaller(owner: "alice"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
-        let started = ContinuousClock.now
-        let runaway = try await host.servingCatalog.callTool(
-            "capped_sql", arguments: ["sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"], context: context)
-        #expect(ContinuousClock.now - started < .seconds(2))
-        #expect(runaway["content"]?.arrayValue?.first?["text"]?.stringValue?.contains("300 ms time limit") == true, "\(runaway.jsonString)")
+        let context = try await ScopingAttacks.expectRunawayStopped(on: host.servingCatalog)
         let capped = try await host.servingCatalog.callTool(
             "capped_sql", arguments: ["sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 100000) SELECT x FROM c"], context: context)
         #expect(capped["structuredContent"]?["rows"] == [[1], [2], [3]])

@@ -199,16 +199,11 @@ public final class PostgresScopedData: DataService, DataReadiness {
 
     public func query(_ request: [UInt8], scope: QueryScope, owner: String) async -> QueryReply {
         let parsed: ScopedQueryRequest
-        do {
-            parsed = try ScopedQueryRequest(request)
-        } catch {
-            return .failure(PB_INVALID_ARGUMENTS, error.message)
-        }
         let statement: StatementGate.Statement
         do {
-            statement = try StatementGate.check(parsed.sql, writes: scope.writes)
+            (parsed, statement) = try ScopedQueryRequest.admit(request, writes: scope.writes)
         } catch {
-            return .failure(PB_INVALID_ARGUMENTS, "query refused: \(error.message)")
+            return .failure(error.status, error.message)
         }
         guard prepared.withLock({ $0?.servable.contains(scope.plugin) }) == true else {
             return .failure(PB_INVALID_ARGUMENTS, "query refused: plugin '\(scope.plugin)' declares no tables (add them under data.tables in its manifest)")

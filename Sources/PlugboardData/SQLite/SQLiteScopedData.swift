@@ -62,14 +62,9 @@ public final class SQLiteScopedData: DataService, DataReadiness {
     public func query(_ request: [UInt8], scope: QueryScope, owner: String) async -> QueryReply {
         let parsed: ScopedQueryRequest
         do {
-            parsed = try ScopedQueryRequest(request)
+            (parsed, _) = try ScopedQueryRequest.admit(request, writes: scope.writes)
         } catch {
-            return .failure(PB_INVALID_ARGUMENTS, error.message)
-        }
-        do {
-            _ = try StatementGate.check(parsed.sql, writes: scope.writes)
-        } catch {
-            return .failure(PB_INVALID_ARGUMENTS, "query refused: \(error.message)")
+            return .failure(error.status, error.message)
         }
         let layout = self.layout.withLock { $0 }
         guard let plugin = layout.plugins[scope.plugin] else {

@@ -23,6 +23,23 @@ struct ScopedQueryRequest {
 
 /// Why the host refused or failed a plugin's query; the message goes back to the plugin and must
 /// never name anything the plugin did not write itself.
+extension ScopedQueryRequest {
+    /// A plugin's query parsed and past the gate: what both backends check before any database work.
+    static func admit(_ request: [UInt8], writes: Bool) throws(QueryRefusal) -> (ScopedQueryRequest, StatementGate.Statement) {
+        let parsed: ScopedQueryRequest
+        do {
+            parsed = try ScopedQueryRequest(request)
+        } catch {
+            throw QueryRefusal(error.message, status: PB_INVALID_ARGUMENTS)
+        }
+        do {
+            return (parsed, try StatementGate.check(parsed.sql, writes: writes))
+        } catch {
+            throw QueryRefusal("query refused: \(error.message)", status: PB_INVALID_ARGUMENTS)
+        }
+    }
+}
+
 struct QueryRefusal: Error, Sendable {
     let message: String
     /// PB_INVALID_ARGUMENTS when the statement itself is refused; PB_TOOL_ERROR when it failed.
