@@ -2,8 +2,8 @@ import PlugboardAuth
 import PlugboardServer
 import Testing
 
-/// The shipped production example reads, and keeps the settings a deployment behind nginx needs.
-@Suite("examples/config.production.yaml")
+/// The shipped examples read, and keep the settings a deployment behind nginx needs.
+@Suite("The example configs (examples/config.*.yaml)")
 struct DeployExampleTests {
     @Test("trusts the local proxy, names the server and fixes the public URL")
     func production() throws {
@@ -15,5 +15,11 @@ struct DeployExampleTests {
         #expect(configuration.server.name != "plugboard")
         #expect(configuration.server.publicURL == "https://mcp.example.com")
         #expect(configuration.listensOnLoopback)
+    }
+
+    @Test("the staging example, behind a proxy too, trusts it as well")
+    func staging() throws {
+        let configuration = try ConfigurationLoader.load(path: TestSupport.repositoryRoot + "/examples/config.staging.yaml")
+        #expect(configuration.auth.trustedProxies.contains { $0.contains("127.0.0.1") })
     }
 }
