@@ -165,10 +165,13 @@ struct ArgsReaderTests {
                     #expect((status == PB_JSON_OK) == (cut == bytes.count), "prefix of \(cut) bytes")
                     exerciseEverything(root)
                 }
-                // A cursor made by hand over the raw prefix, never parsed: still no read past it.
-                let memory = try #require(GuardedBytes(size: cut))
-                bytes.prefix(cut).withUnsafeBytes { memory.bytes.copyMemory(from: $0) }
-                exerciseEverything(pb_json(start: memory.start.assumingMemoryBound(to: UInt8.self), len: cut))
+                // Cursors made by hand over every slice ending there, never parsed (a string cut
+                // after a backslash, an object cut inside a name...): still no read past the end.
+                for start in 0...cut {
+                    let memory = try #require(GuardedBytes(size: cut - start))
+                    bytes[start..<cut].withUnsafeBytes { memory.bytes.copyMemory(from: $0) }
+                    exerciseEverything(pb_json(start: memory.start.assumingMemoryBound(to: UInt8.self), len: cut - start))
+                }
             }
         }
     }
