@@ -41,16 +41,7 @@ struct ConfigOption: ParsableArguments {
 
 /// Logs go to standard error, so stdout stays free for the stdio transport.
 func bootstrapLogging(level: Logger.Level, format: LogFormat = .text) -> Logger {
-    LoggingSystem.bootstrap { label in
-        switch format {
-        case .text:
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        case .json:
-            return JSONLogHandler.standardError(label: label, level: level)
-        }
-    }
+    LoggingSystem.bootstrap { label in format.standardError(label: label, level: level) }
     return Logger(label: "plugboard")
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PlugboardJSON
+import PlugboardMCP
 import PlugboardServer
 import Synchronization
 import Testing
@@ -48,6 +49,27 @@ struct JSONLogTests {
         #expect(record["metadata"]?["tool"] == "say")
     }
 
+    @Test("a line logged while a request is served (here by the catalog) carries the request id, owner and tool; one logged outside does not")
+    func requestContext() async throws {
+        let lines = Mutex<[[UInt8]]>([])
+        let logger = Logger(label: "plugboard") { label in
+            JSONLogHandler(label: label, level: .info, metadataProvider: RequestLogContext.metadataProvider) { line in lines.withLock { $0.append(line) } }
+        }
+        let server = MCPServer(description: ServerDescription(name: "t", version: "1"), catalogs: LoggingCatalog(logger: logger), logger: logger)
+        let request = JSONRPCRequest(id: .string("req-7"), method: "tools/call", params: ["name": "tool1", "arguments": [:]])
+        _ = await server.respond(to: request, era: .legacy(version: "2025-11-25"), caller: MCPCaller(owner: "alice"))
+        logger.info("between requests")
+
+        let records = try lines.withLock { $0 }.map { try JSONValue(parsing: Array($0.dropLast())) }
+        let inside = try #require(records.first { $0["message"] == "catalog at work" })
+        #expect(inside["metadata"]?["request"] == "req-7")
+        #expect(inside["metadata"]?["owner"] == "alice")
+        #expect(inside["metadata"]?["tool"] == "tool1")
+        #expect(inside["metadata"]?["method"] == "tools/call")
+        let outside = try #require(records.first { $0["message"] == "between requests" })
+        #expect(outside["metadata"] == nil)
+    }
+
     @Test("a served tools/call writes a JSON completion line with request id, owner, tool and duration")
     func servedRequest() async throws {
         let lines = Mutex<[[UInt8]]>([])
@@ -72,4 +94,27 @@ struct JSONLogTests {
         }
         #expect(milliseconds > 0 && milliseconds < 30_000)
     }
+}
+
+/// The transport tests' one-tool catalog, logging from inside each tool call as a plugin host would.
+struct LoggingCatalog: MCPCatalog, MCPCatalogSource {
+    let logger: Logger
+    let stub = TransportTests.StubCatalog()
+    var revision: UInt64 { stub.revision }
+    func leaseCatalog() -> MCPCatalogLease { MCPCatalogLease(catalog: self) }
+    func tools(for caller: MCPCaller) -> [JSONValue] { stub.tools(for: caller) }
+    func resources(for caller: MCPCaller) -> [JSONValue] { [] }
+    func resourceTemplates(for caller: MCPCaller) -> [JSONValue] { [] }
+    func prompts(for caller: MCPCaller) -> [JSONValue] { [] }
+    func callTool(_ name: String, arguments: JSONObject, context: MCPCallContext) async throws(MCPError) -> JSONValue {
+        logger.info("catalog at work")
+        return try await stub.callTool(name, arguments: arguments, context: context)
+    }
+    func readResource(_ uri: String, context: MCPCallContext) async throws(MCPError) -> JSONValue {
+        try await stub.readResource(uri, context: context)
+    }
+    func getPrompt(_ name: String, arguments: [String: String], context: MCPCallContext) async throws(MCPError) -> JSONValue {
+        try await stub.getPrompt(name, arguments: arguments, context: context)
+    }
+    func complete(_ reference: CompletionReference, argument: String, prefix: String, caller: MCPCaller) throws(MCPError) -> [String] { [] }
 }

@@ -38,20 +38,24 @@ public final class MCPServer: Sendable {
         // One catalog from start to end: a reload meanwhile never mixes two generations.
         let lease = catalogs.leaseCatalog()
         defer { lease.release() }
-        let answer: Result<JSONValue, MCPError>
-        do {
-            let result = try await dispatch(request, era: era, catalog: lease.catalog, context: context)
-            answer = .success(era.isModern ? decorateModern(result) : result)
-        } catch {
-            answer = .failure(era.isModern ? modernError(error) : error)
+        let log = RequestLogContext(id: request.id, method: request.method, owner: caller.owner, params: request.params)
+        let answer = await RequestLogContext.$current.withValue(log) { () async -> Result<JSONValue, MCPError> in
+            do throws(MCPError) {
+                let result = try await dispatch(request, era: era, catalog: lease.catalog, context: context)
+                return .success(era.isModern ? decorateModern(result) : result)
+            } catch {
+                return .failure(era.isModern ? modernError(error) : error)
+            }
         }
-        finished(request, caller: caller, answer: answer, started: started)
+        finished(request, caller: caller, log: log, answer: answer, started: started)
         return answer
     }
 
     /// Records a served request: its metrics, and its completion line in the log at `debug` (one
     /// line per request at `info` would cost every call a write to stderr).
-    private func finished(_ request: JSONRPCRequest, caller: MCPCaller, answer: Result<JSONValue, MCPError>, started: ContinuousClock.Instant) {
+    private func finished(
+        _ request: JSONRPCRequest, caller: MCPCaller, log: RequestLogContext, answer: Result<JSONValue, MCPError>, started: ContinuousClock.Instant
+    ) {
         let logs = logger.logLevel <= .debug
         guard metrics != nil || logs else { return }
         let duration = ContinuousClock.now - started
@@ -68,12 +72,7 @@ public final class MCPServer: Sendable {
             "duration_ms": .stringConvertible(Double(duration.nanoseconds) / 1_000_000),
         ]
         if let client = caller.clientID { metadata["client"] = "\(client)" }
-        switch request.method {
-        case "tools/call": if let name = request.params["name"]?.stringValue { metadata["tool"] = "\(name)" }
-        case "prompts/get": if let name = request.params["name"]?.stringValue { metadata["prompt"] = "\(name)" }
-        case "resources/read": if let uri = request.params["uri"]?.stringValue { metadata["uri"] = "\(uri)" }
-        default: break
-        }
+        if let (key, value) = log.target { metadata[key] = "\(value)" }
         if case .failure(let error) = answer { metadata["error"] = "\(error.message)" }
         logger.debug("request served", metadata: metadata)
     }

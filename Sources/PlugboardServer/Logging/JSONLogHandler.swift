@@ -23,8 +23,8 @@ public struct JSONLogHandler: LogHandler {
 
     /// Lines to standard error (stdout belongs to the stdio transport), each in a single write so
     /// lines from concurrent tasks never interleave.
-    public static func standardError(label: String, level: Logger.Level) -> JSONLogHandler {
-        JSONLogHandler(label: label, level: level) { line in
+    public static func standardError(label: String, level: Logger.Level, metadataProvider: Logger.MetadataProvider? = nil) -> JSONLogHandler {
+        JSONLogHandler(label: label, level: level, metadataProvider: metadataProvider) { line in
             line.withUnsafeBytes { buffer in
                 var offset = 0
                 while offset < buffer.count {
