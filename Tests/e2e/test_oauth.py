@@ -423,6 +423,17 @@ def prm_url(base: str) -> str:
     return f"{base}/.well-known/oauth-protected-resource/mcp"
 
 
+def assert_meetings_need_their_scope(server: PlugboardServer, token: str) -> None:
+    """A token without meetings:read calling list_meetings: 403 insufficient_scope naming the
+    scope and where to read the resource's metadata (RS-7)."""
+    forbidden = mcp_post(server, token, rpc("tools/call", {"name": "list_meetings", "arguments": {}}, id=3))
+    assert forbidden.status_code == 403, f"{forbidden.status_code} {forbidden.text[:300]}"
+    params = challenge(forbidden)
+    assert params.get("error") == "insufficient_scope", params
+    assert "meetings:read" in params.get("scope", "").split(), params
+    assert params.get("resource_metadata") == prm_url(server.base_url), params
+
+
 def assert_invalid_token(server: PlugboardServer, token: str, within: float = 0.0) -> None:
     """401 with error="invalid_token" and the full challenge (RS-5, RS-6). `within`: how long a
     change made outside the server (the CLI) may take to reach it (auth.token_cache_s)."""
@@ -1104,12 +1115,7 @@ async def test_scoped_static_token(oauth_server, mode):
     assert PROJECT_TOOLS <= tools and not tools & MEETING_TOOLS, tools
     assert not result.is_error and len(result.structured_content["projects"]) == PROJECT_COUNT["alice"]
 
-    forbidden = mcp_post(server, token, rpc("tools/call", {"name": "list_meetings", "arguments": {}}, id=3))
-    assert forbidden.status_code == 403, f"{forbidden.status_code} {forbidden.text[:300]}"
-    params = challenge(forbidden)
-    assert params.get("error") == "insufficient_scope", params
-    assert "meetings:read" in params.get("scope", "").split(), params
-    assert params.get("resource_metadata") == prm_url(server.base_url), params
+    assert_meetings_need_their_scope(server, token)
 
     # Revoked by id, as `token list` shows it.
     listing = server.cli("token", "list")

@@ -45,6 +45,7 @@ from test_oauth import (
     PROJECT_TOOLS,
     SUPPORTED_SCOPES,
     assert_invalid_token,
+    assert_meetings_need_their_scope,
     b64url,
     challenge,
     mcp_post,
@@ -472,12 +473,7 @@ def test_scopes_of_the_token_limit_tools(external, keys):
     token = mint(keys["main"], claims_for(server, "alice", scope="mcp projects:read"))
     tools = raw_tool_names(server, token)
     assert PROJECT_TOOLS <= tools and not tools & MEETING_TOOLS, tools
-    forbidden = mcp_post(server, token, rpc("tools/call", {"name": "list_meetings", "arguments": {}}, id=3))
-    assert forbidden.status_code == 403, f"{forbidden.status_code} {forbidden.text[:300]}"
-    params = challenge(forbidden)
-    assert params.get("error") == "insufficient_scope", params
-    assert "meetings:read" in params.get("scope", "").split(), params
-    assert params.get("resource_metadata") == prm_url(server.base_url), params
+    assert_meetings_need_their_scope(server, token)
 
 
 def test_scp_array_claim(external, keys):

@@ -8,6 +8,8 @@ import Foundation
 import Hummingbird
 import PostgresNIO
 
+// Each baseline is a self-contained program with no module of its own to share: its JSON-RPC
+// types are written out here, as a hand-written server would have them.
 struct CallRequest: Decodable {
     struct Params: Decodable {
         struct Arguments: Decodable {

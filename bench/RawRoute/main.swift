@@ -4,6 +4,8 @@
 import Foundation
 import Hummingbird
 
+// Each baseline is a self-contained program with no module of its own to share: its JSON-RPC
+// types are written out here, as a hand-written server would have them.
 struct CallRequest: Decodable {
     struct Params: Decodable {
         let name: String

@@ -74,6 +74,8 @@ static void invoke(void *instance, pb_call_id call, const char *handler, const u
 
 static void destroy(void *instance) { (void)instance; }
 
+// Spelled out in full in every fixture, as a plugin author writes it: each fixture is a library
+// of its own, and what a test varies (ABI, toolchain, handlers) stays visible in one place.
 static const pb_plugin descriptor = {
     .struct_size = sizeof(pb_plugin),
     .abi_major = PLUGBOARD_ABI_MAJOR,

@@ -14,6 +14,8 @@ static int32_t create(const pb_host_api *host, const uint8_t *c, size_t l, void 
 static void invoke(void *i, pb_call_id call, const char *h, const uint8_t *a, size_t l) { (void)i; (void)call; (void)h; (void)a; (void)l; }
 static void destroy(void *i) { (void)i; }
 
+// Spelled out in full in every fixture, as a plugin author writes it: each fixture is a library
+// of its own, and what a test varies (ABI, toolchain, handlers) stays visible in one place.
 static const pb_plugin descriptor = {
     .struct_size = sizeof(pb_plugin),
     .abi_major = PLUGBOARD_ABI_MAJOR,
