@@ -46,6 +46,8 @@ struct MetricsTests {
             #"plugboard_mcp_request_duration_seconds_count{method="tools/call"}"#: 4,
             #"plugboard_mcp_requests_in_flight"#: 0,
             #"plugboard_auth_requests_total{outcome="ok"}"#: 4,
+            #"plugboard_mcp_http_responses_total{status="200"}"#: 4,
+            #"plugboard_mcp_http_responses_total{status="401"}"#: 2,
             #"plugboard_auth_requests_total{outcome="missing_token"}"#: 1,
             #"plugboard_auth_requests_total{outcome="invalid_token"}"#: 1,
             #"plugboard_generation"#: 1,

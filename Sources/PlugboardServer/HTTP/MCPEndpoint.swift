@@ -19,6 +19,13 @@ struct MCPEndpoint: Sendable {
     var metrics: PlugboardMetrics?
 
     func respond(to request: Request, context: PlugboardRequestContext) async -> Response {
+        let response = await answer(request, context: context)
+        // Refusals before JSON-RPC (400, 401, 403, 406, 413, 415, 421 …) show only here.
+        metrics?.httpResponses(String(response.status.code)).increment()
+        return response
+    }
+
+    private func answer(_ request: Request, context: PlugboardRequestContext) async -> Response {
         let caller: MCPCaller
         switch access {
         case .local(let local):

@@ -19,6 +19,7 @@ public final class PlugboardMetrics: Sendable {
     let resultSizes: LabeledMetrics<Recorder>
     let queryDurations: LabeledMetrics<CoreMetrics.Timer>
     let authOutcomes: LabeledMetrics<CoreMetrics.Counter>
+    let httpResponses: LabeledMetrics<CoreMetrics.Counter>
     let reloads: LabeledMetrics<CoreMetrics.Counter>
     let reloadDurations: CoreMetrics.Timer
     // Read from the plugin host when scraped, not kept up to date on every change.
@@ -47,6 +48,9 @@ public final class PlugboardMetrics: Sendable {
             CoreMetrics.Timer(label: "plugboard_query_duration_seconds", dimensions: $0, factory: factory)
         }
         authOutcomes = LabeledMetrics(labels: ["outcome"]) { CoreMetrics.Counter(label: "plugboard_auth_requests_total", dimensions: $0, factory: factory) }
+        httpResponses = LabeledMetrics(labels: ["status"]) {
+            CoreMetrics.Counter(label: "plugboard_mcp_http_responses_total", dimensions: $0, factory: factory)
+        }
         reloads = LabeledMetrics(labels: ["outcome"]) { CoreMetrics.Counter(label: "plugboard_reloads_total", dimensions: $0, factory: factory) }
         reloadDurations = CoreMetrics.Timer(label: "plugboard_reload_duration_seconds", factory: factory)
         generation = Recorder(label: "plugboard_generation", aggregate: false, factory: factory)
