@@ -46,9 +46,11 @@ public enum Plugboard {
 
     /// The Swift version compiling this SDK (`__swift__`, seen through the clang importer), in
     /// words, for the host to name in a toolchain refusal.
-    private static var swiftVersion: String {
+    /// Nil (the host then says "an unknown Swift version") if the importer did not say.
+    private static var swiftVersion: UnsafePointer<CChar>? {
         let number = pb_swift_version_number()
-        return number > 0 ? "\(number / 10000).\(number / 100 % 100).\(number % 100)" : "unknown"
+        guard number > 0 else { return nil }
+        return UnsafePointer(strdup("\(number / 10000).\(number / 100 % 100).\(number % 100)"))
     }
 
     /// The descriptor and the strings it points at live as long as the library is mapped, which is
@@ -73,7 +75,7 @@ public enum Plugboard {
                 invoke: PluginRuntime.invoke,
                 cancel: PluginRuntime.cancel,
                 destroy: PluginRuntime.destroy,
-                swift_version: UnsafePointer(strdup(swiftVersion))
+                swift_version: swiftVersion
             )
         )
         return UnsafePointer(descriptor)

@@ -1,5 +1,6 @@
 import CPlugboard
 import Foundation
+import PlugboardPlugins
 import Synchronization
 import Testing
 
@@ -62,6 +63,15 @@ struct HostTableTests {
         #expect(reply?.text.contains("hello") == true, "\(String(describing: reply))")
         descriptor.destroy(instance)
     }
+}
+
+/// PlugboardKit fills in the ABI 1.1 field the host names in a toolchain refusal.
+@Test("a PlugboardKit plugin's descriptor names the Swift that built it, as the host says its own")
+func descriptorSwiftVersion() throws {
+    let descriptor = try DemoLibrary.descriptor()
+    #expect(descriptor.abi_minor >= 1 && Int(descriptor.struct_size) == MemoryLayout<pb_plugin>.size)
+    let version = try #require(descriptor.swift_version.map { String(cString: $0) })
+    #expect(version == PluginLibrary.hostSwiftVersion)
 }
 
 /// The demo plugin's library, opened directly (never closed: Swift images cannot be unloaded).
