@@ -38,6 +38,12 @@ enum ScopingAttacks {
         var description: String { name }
     }
 
+    /// 800 bytes whose compiled form doubles with every level: `c(n)` adds `c(n-1)` to itself.
+    static func expressionBomb(levels: Int) -> String {
+        let ctes = ["c0 AS (SELECT 1 AS x)"] + (1...levels).map { "c\($0) AS (SELECT x + x AS x FROM c\($0 - 1))" }
+        return "WITH \(ctes.joined(separator: ", ")) SELECT x FROM c\(levels)"
+    }
+
     /// Values only bob's rows hold: none may appear in an answer to alice.
     static let bobMarkers = ["BOB-SECRET-PROJECT", "12345", "Bob Ltd", "bob-secret", "\"bob\""]
 
@@ -247,6 +253,38 @@ final class SQLiteScopingTests {
             let growth = try await ResidentMemory.growth { _ = try await ScopingAttacks.run(attack, on: host.servingCatalog) }
             #expect(growth < 64 * ResidentMemory.megabytes, "\(sql): RSS grew by \(growth / ResidentMemory.megabytes) MB")
         }
+    }
+
+    @Test("an expression bomb (each CTE doubles the one before) is refused at once, memory bounded, other owners' calls unhindered")
+    func expressionBomb() async throws {
+        let levels = Int(ProcessInfo.processInfo.environment["PLUGBOARD_BOMB_LEVELS"] ?? "") ?? 22
+        let context = MCPCallContext(caller: MCPCaller(owner: "alice"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
+        // Bob's reads go on meanwhile, through the same plugin and pool; each one must succeed.
+        let bob = ScopingAttacks.Attack(name: "bob meanwhile", sql: "SELECT owner_id, name FROM projects ORDER BY id", expect: .count(2))
+        let host = self.host
+        let meanwhile = Task {
+            var reads = 0
+            while !Task.isCancelled {
+                _ = try await ScopingAttacks.run(bob, on: host.servingCatalog, owner: "bob")
+                reads += 1
+            }
+            return reads
+        }
+        for sql in [ScopingAttacks.expressionBomb(levels: levels), "SELECT 1; " + ScopingAttacks.expressionBomb(levels: levels)] {
+            var answer = JSONValue.null
+            var elapsed = Duration.zero
+            let growth = try await ResidentMemory.growth {
+                elapsed = try await ContinuousClock().measure {
+                    answer = try await host.servingCatalog.callTool("read_sql", arguments: ["sql": .string(sql)], context: context)
+                }
+            }
+            let text = answer["content"]?.arrayValue?.first?["text"]?.stringValue ?? ""
+            #expect(text.contains("needs more memory than SQLite may use for one statement") || text.contains("one statement per call"), "\(answer.jsonString)")
+            #expect(elapsed < .seconds(2), "read_sql's time limit is 2 s; the bomb took \(elapsed)")
+            #expect(growth < 150 * ResidentMemory.megabytes, "RSS grew by \(growth / ResidentMemory.megabytes) MB")
+        }
+        meanwhile.cancel()
+        #expect(try await meanwhile.value > 0)
     }
 
     @Test("a runaway query stops at its time limit, rows stop at the cap")

@@ -13,6 +13,7 @@ final class SQLiteConnection: @unchecked Sendable {
     private var authorizerBox: Unmanaged<AuthorizerBox>?
 
     init(path: String, readOnly: Bool = false) throws(SQLiteError) {
+        _ = SQLiteMemoryBudget.installed
         var handle: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_FULLMUTEX
         let status = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)

@@ -1,3 +1,4 @@
+import CSQLiteBudget
 import Foundation
 import PlugboardJSON
 import Synchronization
@@ -66,6 +67,7 @@ final class SQLiteScopedConnection: @unchecked Sendable {
             call.withLock { number in if number == callNumber { connection.interrupt() } }
         }
         var outcome: Result<QueryRows, QueryRefusal>
+        plugboard_sqlite_budget_begin(SQLiteMemoryBudget.statementBytes)
         do throws(SQLiteError) {
             guard let statement = try connection.prepare(sql).statement else { throw SQLiteError(code: SQLITE_MISUSE, message: "empty statement") }
             for (offset, number) in slots.enumerated() {
@@ -91,6 +93,8 @@ final class SQLiteScopedConnection: @unchecked Sendable {
         } catch {
             outcome = .failure(QueryRefusal(Self.message(for: error, timeout: timeout)))
         }
+        // Closed before the COMMIT or ROLLBACK, which must never fail for want of memory.
+        _ = plugboard_sqlite_budget_end()
         call.withLock { $0 += 1 }
         connection.setAuthorizer(nil)
         self.owner.owner = nil
@@ -152,6 +156,7 @@ final class SQLiteScopedConnection: @unchecked Sendable {
     static func message(for error: SQLiteError, timeout: Duration) -> String {
         let primary = error.code & 0xFF
         if primary == SQLITE_INTERRUPT { return "the query took longer than its \(Int(timeout.timeInterval * 1000)) ms time limit" }
+        if SQLiteMemoryBudget.isExceeded(error) { return SQLiteMemoryBudget.exceeded }
         let ownMessages = ["row belongs to another owner", "duplicate key", "the owner column is read-only", "integer overflow", "string or blob too big"]
         if ownMessages.contains(error.message) { return error.message }
         switch primary {

@@ -36,8 +36,9 @@ final class SQLiteStandIn: Sendable {
             defer { connection.setAuthorizer(nil) }
             let compiled: (statement: SQLiteStatement?, tail: Int)
             do throws(SQLiteError) {
-                compiled = try connection.prepare(sql)
+                compiled = try SQLiteMemoryBudget.applied { () throws(SQLiteError) in try connection.prepare(sql) }
             } catch {
+                if SQLiteMemoryBudget.isExceeded(error) { throw QueryRefusal(SQLiteMemoryBudget.exceeded) }
                 throw QueryRefusal(error.message == "not authorized" ? "query refused: it uses something this plugin may not use" : error.message)
             }
             guard let statement = compiled.statement else { throw QueryRefusal("the statement is empty") }
@@ -61,7 +62,7 @@ final class SQLiteStandIn: Sendable {
             while !rest.isEmpty {
                 let next: (statement: SQLiteStatement?, tail: Int)
                 do throws(SQLiteError) {
-                    next = try connection.prepare(rest)
+                    next = try SQLiteMemoryBudget.applied { () throws(SQLiteError) in try connection.prepare(rest) }
                 } catch {
                     throw QueryRefusal("only one statement per query is allowed")
                 }
