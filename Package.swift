@@ -96,15 +96,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // A per-thread memory budget around SQLite's allocator, for plugins' statements.
-        .target(name: "CSQLiteBudget", dependencies: [.product(name: "SQLiteNIO", package: "sqlite-nio")]),
+        // SQLite's C API as sqlite-nio vendors it (it declares no product for it), and a per-thread
+        // memory budget around SQLite's allocator for plugins' statements.
+        .target(name: "CSQLite", dependencies: [.product(name: "SQLiteNIO", package: "sqlite-nio")]),
         // The stores: host state, audit and the per-owner scoped queries, on SQLite or PostgreSQL.
         // A sibling of PlugboardPlugins: the two agree only through PlugboardContracts.
         .target(
             name: "PlugboardData",
             dependencies: [
-                "PlugboardJSON", "PlugboardContracts", "CPlugboard", "CSQLiteBudget",
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                "PlugboardJSON", "PlugboardContracts", "CPlugboard", "CSQLite",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-import VaporCSQLite
+import CSQLite
 
 /// One SQLite connection through the C API (the SQLite that sqlite-nio vendors, 3.54; the system's
 /// 3.40 refuses the `main.`-qualified writes in the scoping triggers). The host

@@ -1,8 +1,7 @@
-import CSQLiteBudget
-import VaporCSQLite
+import CSQLite
 
 /// How much memory SQLite may allocate for one plugin statement, compile and run together
-/// (`sqlite_budget.h` says why this is counted per thread, not process-wide).
+/// (`CSQLite.h` says why this is counted per thread, not process-wide).
 enum SQLiteMemoryBudget {
     /// Far above what an ordinary statement needs (SQLite keeps its page cache at 2 MiB per
     /// connection and spills sorts to temporary files); an expression bomb reaches it in well

@@ -1,8 +1,7 @@
-import CSQLiteBudget
 import Foundation
 import PlugboardJSON
 import Synchronization
-import VaporCSQLite
+import CSQLite
 
 /// A connection to the real database that runs plugin statements: its TEMP schema holds the
 /// declared names as views filtered by `pb_owner()`, the owner of the call in progress.

@@ -3,7 +3,7 @@ import Logging
 import PlugboardJSON
 import PlugboardContracts
 import Synchronization
-import VaporCSQLite
+import CSQLite
 
 /// Per-owner scoped queries on SQLite (the embedded default).
 ///

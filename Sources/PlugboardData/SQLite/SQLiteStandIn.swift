@@ -1,5 +1,5 @@
 import Synchronization
-import VaporCSQLite
+import CSQLite
 
 /// A plugin's stand-in: an in-memory database whose TEMP schema holds empty tables with just the
 /// declared names and columns (main is empty). A statement is first compiled here: whatever it

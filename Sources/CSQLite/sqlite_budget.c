@@ -1,5 +1,4 @@
-#include "sqlite_budget.h"
-#include "sqlite_nio_sqlite3.h"
+#include "CSQLite.h"
 
 static sqlite3_mem_methods base;
 
