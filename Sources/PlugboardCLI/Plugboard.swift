@@ -20,7 +20,7 @@ struct Plugboard: AsyncParsableCommand {
         version: PlugboardVersion.banner,
         subcommands: [
             Serve.self, Stdio.self, Check.self, Reload.self, Status.self, Migrate.self, Audit.self, User.self, Client.self, Token.self, AuthCommand.self,
-            PluginWorkerCommand.self,
+            New.self, Call.self, Dev.self, PluginWorkerCommand.self,
         ],
         defaultSubcommand: Serve.self
     )
