@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import PlugboardContracts
 import PlugboardJSON
 import PlugboardPlugins
 
@@ -47,9 +48,7 @@ enum AdminSocket {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var exposure: String?
         if !FileManager.default.fileExists(atPath: folder) {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            // The umask may have narrowed the mode asked for, never widened it; set it anyway.
-            chmod(folder, 0o700)
+            try PrivateState.createFolder(folder)
         } else if let mode = (try? FileManager.default.attributesOfItem(atPath: folder))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
             exposure =
                 "the admin socket's folder \(folder) is open to other users (mode \(String(mode, radix: 8))): "
