@@ -90,4 +90,28 @@ struct AuditLogTests {
         await log.stop()
         #expect(try await store.audit(limit: 10, after: nil).map(\.event.tool) == ["in flight"])
     }
+
+    @Test("while the store is down the flusher backs off exponentially to 30 s, and recovers by itself")
+    func backoff() async throws {
+        // Nine failed writes, then the database is back.
+        let store = try FlakyStore(path: "\(folder())/state.db", failures: 9)
+        _ = try await store.migrate()
+        let log = AuditLog(store: store, logger: TestSupport.logger)
+        let delays = Mutex<[Duration]>([])
+        log.record(event("during the outage"))
+        // Instead of waiting, the flusher's sleep records how long it would wait; after the
+        // eleventh it waits for good (until stop cancels it).
+        log.start(interval: .milliseconds(200), ceiling: .seconds(30)) { delay in
+            let count = delays.withLock { delays in
+                delays.append(delay)
+                return delays.count
+            }
+            if count >= 11 { try await Task.sleep(for: .seconds(3600)) }
+        }
+        #expect(await eventually { delays.withLock { $0.count } == 11 })
+        let expected: [Duration] = [200, 400, 800, 1_600, 3_200, 6_400, 12_800, 25_600, 30_000, 30_000, 200].map { .milliseconds($0) }
+        #expect(delays.withLock { $0 } == expected)
+        #expect(try await store.audit(limit: 10, after: nil).map(\.event.tool) == ["during the outage"])
+        await log.stop()
+    }
 }

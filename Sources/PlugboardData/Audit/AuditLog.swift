@@ -20,11 +20,21 @@ public final class AuditLog: AuditSink {
     }
 
     /// Writes pending events every `interval` until cancelled; call `flush()` once more at shutdown.
-    public func start(interval: Duration = .milliseconds(200)) {
+    /// While writes fail (the database is down) the wait doubles up to `ceiling`, so an outage
+    /// costs a retry now and then instead of one every interval; the first write that succeeds
+    /// brings the interval back.
+    /// - Parameter sleep: how the flusher waits; tests pass one that records the delays.
+    public func start(
+        interval: Duration = .milliseconds(200), ceiling: Duration = .seconds(30),
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) {
+        let backoff = AuditFlushBackoff(interval: interval, ceiling: ceiling)
         let task = Task { [weak self] in
+            var failures = 0
             while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                await self?.flush()
+                try? await sleep(backoff.delay(afterFailures: failures))
+                guard let self, !Task.isCancelled else { return }
+                failures = await self.flush() ? 0 : failures + 1
             }
         }
         flusher.withLock { $0 = task }
@@ -40,17 +50,20 @@ public final class AuditLog: AuditSink {
         if lost > 0 { logger.error("\(lost) audit record(s) could not be written before shutdown") }
     }
 
-    public func flush() async {
+    /// Writes what is pending. Returns false if the store refused the write (the events are kept).
+    @discardableResult
+    public func flush() async -> Bool {
         let batch = pending.withLock { pending -> [AuditEvent] in
             defer { pending = [] }
             return pending
         }
-        guard !batch.isEmpty else { return }
+        guard !batch.isEmpty else { return true }
         // Shutdown cancels the tasks that flush; the write must not be cancelled with them (the
         // PostgreSQL pool gives up on a cancelled task), so it runs in a task of its own.
         let store = self.store
         do {
             try await Task { try await store.append(batch) }.value
+            return true
         } catch {
             // Kept for the next flush, up to a bound: a database that stays down must not take the memory with it.
             let dropped = pending.withLock { pending -> Int in
@@ -60,6 +73,7 @@ public final class AuditLog: AuditSink {
                 return excess
             }
             logger.error("cannot write \(batch.count) audit record(s), will retry\(dropped > 0 ? "; dropped the \(dropped) oldest" : ""): \(error)")
+            return false
         }
     }
 
