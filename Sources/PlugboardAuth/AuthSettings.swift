@@ -20,12 +20,16 @@ public struct AuthSettings: Sendable, Equatable {
 /// loaded tool declares.
 public struct ScopePolicy: Sendable, Equatable {
     public static let base = "mcp"
+    /// Opens `/status` to a token from off loopback. Never offered or granted by the sign-in flow,
+    /// even when a manifest declares it: any user can consent, so only the operator grants it
+    /// (`plugboard token create --scopes "mcp plugboard:admin"`, or an external issuer).
+    public static let admin = "plugboard:admin"
     public let supported: [String]
     /// Words for people, from the manifests, for the consent page.
     public let descriptions: [String: String]
 
     public init(toolScopes: Set<String>, descriptions: [String: String] = [:]) {
-        supported = [Self.base] + toolScopes.subtracting([Self.base]).sorted()
+        supported = [Self.base] + toolScopes.subtracting([Self.base, Self.admin]).sorted()
         self.descriptions = descriptions
     }
 

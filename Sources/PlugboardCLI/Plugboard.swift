@@ -144,12 +144,15 @@ struct Reload: AsyncParsableCommand {
 }
 
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the running server's generation, plugins and last reload.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show the running server's generation, plugins, tools (with disabled ones and old names) and last reload.")
 
     @OptionGroup var options: ConfigOption
+    @Flag(help: "Print the admin socket's JSON on one line, for scripts.") var json = false
 
     func run() async throws {
-        print(try await AdminCommand.call(options: options, AdminClient.status).jsonString)
+        let status = try await AdminCommand.call(options: options, AdminClient.status)
+        print(json ? status.jsonString : StatusTable.render(status))
     }
 }
 

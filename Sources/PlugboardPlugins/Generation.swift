@@ -30,6 +30,9 @@ public final class Generation: Sendable {
             var summary = plugin.summary
             summary.workerRestarts = (plugin.transport as? WorkerPlugin)?.restarts
             summary.refusedCandidate = refusedCandidates[plugin.manifest.plugin]
+            // By the manifest's names: a rename changes what clients see, not what is served.
+            let served = Set(catalog.tools.filter { $0.plugin == plugin.manifest.plugin }.map(\.manifest.name))
+            summary.disabledTools = plugin.manifest.tools.map(\.name).filter { !served.contains($0) }
             return summary
         }
     }

@@ -119,7 +119,8 @@ public final class PluginHost: MCPCatalogSource {
         state.withLock { state in
             HostStatus(
                 generation: state.current?.number ?? 0, plugins: state.current?.summaries ?? [],
-                aliases: state.current?.catalog.aliasNames ?? [], lastReload: state.lastReload, retiringGenerations: state.retiring)
+                aliases: state.current?.catalog.aliasNames ?? [], aliasTargets: state.current?.catalog.aliasTargets ?? [:], lastReload: state.lastReload,
+                retiringGenerations: state.retiring)
         }
     }
 

@@ -68,6 +68,8 @@ public struct HostStatus: Sendable {
     public var plugins: [PluginSummary]
     /// Old names of tools renamed by the last reload, still answering.
     public var aliases: [String]
+    /// Each of those old names with the tool it calls now.
+    public var aliasTargets: [String: String] = [:]
     public var lastReload: ReloadOutcome?
     /// Replaced generations still finishing requests.
     public var retiringGenerations: Int
@@ -85,9 +87,11 @@ public struct HostStatus: Sendable {
                 ]
                 if let restarts = plugin.workerRestarts { object["worker_restarts"] = .int(Int64(restarts)) }
                 if let refused = plugin.refusedCandidate { object["refused_candidate"] = .string(refused) }
+                object["disabled_tools"] = .array(plugin.disabledTools.map(JSONValue.string))
                 return .object(object)
             }),
             "aliases": .array(aliases.map(JSONValue.string)),
+            "alias_targets": .object(JSONObject(aliasTargets.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.string($0.value)) })),
             "last_reload": lastReload?.json ?? .null,
             "retiring_generations": .int(Int64(retiringGenerations)),
         ]

@@ -21,6 +21,8 @@ public struct PlugboardApp: Sendable {
     let dataReadiness: any DataReadiness
     /// Nil unless `server.metrics_listen` is set: nothing on the call path records then.
     let metrics: PlugboardMetrics?
+    /// Per-tool calls of the last minutes, for `/status`.
+    let toolActivity = ToolActivityRecorder()
     let logger: Logger
 
     /// Refuses configurations that would be unsafe to serve and opens the database.
@@ -66,7 +68,7 @@ public struct PlugboardApp: Sendable {
         self.metrics = metrics
         self.plugins = PluginHost(
             configuration: configuration.plugins, data: metrics.map { MeteredData(next: data, metrics: $0) } ?? data,
-            audit: metrics.map { MeteredAudit(next: audit, metrics: $0) } ?? audit, logger: logger)
+            audit: RecordedAudit(next: metrics.map { MeteredAudit(next: audit, metrics: $0) } ?? audit, recorder: toolActivity), logger: logger)
         self.server = MCPServer(
             description: ServerDescription(
                 name: configuration.server.name, version: PlugboardVersion.current, instructions: configuration.server.instructions,
@@ -171,6 +173,12 @@ public struct PlugboardApp: Sendable {
     private func access(addingRoutesTo router: Router<PlugboardRequestContext>) throws -> MCPEndpoint.Access {
         let auth = configuration.auth
         let origin = PublicOrigin(publicURL: configuration.server.publicURL, trustedProxies: auth.trustedProxies)
+        func addStatus(_ verifier: (any BearerVerifier)?) {
+            StatusEndpoint(
+                plugins: plugins, recorder: toolActivity, store: store, access: StatusAccess(verifier: verifier, logger: logger), origin: origin,
+                serverName: configuration.server.name, logger: logger
+            ).addRoutes(to: router)
+        }
         let scopes: @Sendable () -> ScopePolicy = { [plugins] in
             let catalog = plugins.currentGeneration?.catalog
             return ScopePolicy(toolScopes: catalog?.declaredScopes ?? [], descriptions: catalog?.scopeDescriptions ?? [:])
@@ -179,6 +187,7 @@ public struct PlugboardApp: Sendable {
         let authorizationServer: @Sendable (String) -> String
         switch auth.mode {
         case .none:
+            addStatus(nil)
             return .local(localCaller)
         case .external:
             guard let issuer = auth.external else {
@@ -199,6 +208,7 @@ public struct PlugboardApp: Sendable {
             verifier: verifier, authorizationServer: authorizationServer, origin: origin, serverName: configuration.server.name, scopes: scopes,
             catalog: { [plugins] in plugins.currentGeneration?.catalog }, requiresBaseScope: auth.requireScope, logger: logger)
         gate.addRoutes(to: router)
+        addStatus(verifier)
         return .bearer(gate)
     }
 

@@ -172,7 +172,10 @@ struct RunningServer {
 
     /// - Parameter isolated: also serve the `versioned` fixture in a worker process, with a
     ///   `crash` tool (reloads would lose the test's worker executable: don't reload it).
-    static func start(metrics: Bool, isolated: Bool = false, logger: Logger = TestSupport.logger, logging: String = "") async throws -> RunningServer {
+    /// - Parameter auth: the config's `auth:` line (the status page's tests trust a proxy).
+    static func start(
+        metrics: Bool, isolated: Bool = false, logger: Logger = TestSupport.logger, logging: String = "", auth: String = "auth: { mode: oauth }"
+    ) async throws -> RunningServer {
         let folder = PluginFolder()
         folder.addExample("demo")
         folder.addExample("projects")
@@ -193,7 +196,7 @@ struct RunningServer {
         let (port, metricsPort) = (try freePort(), try freePort())
         let yaml = """
             server: { listen: 127.0.0.1:\(port)\(metrics ? ", metrics_listen: 127.0.0.1:\(metricsPort)" : "") }
-            auth: { mode: oauth }
+            \(auth)
             database: { url: 'sqlite:\(folder.root)/plugboard.db', seed: '\(TestSupport.repositoryRoot)/examples/demo/sqlite.sql' }
             plugins: { folder: '\(folder.folder)', library_path: ['\(TestSupport.buildFolder)'], state_dir: '\(folder.root)/state' }
             \(logging)
@@ -222,11 +225,11 @@ struct RunningServer {
     }
 
     /// A static API token for alice with every scope (the server has migrated the store by now).
-    func apiToken() async throws -> String {
+    func apiToken(scopes: [String] = [AuthStore.everyScope], user: String = "alice") async throws -> String {
         let auth = app.store.auth
-        _ = try await auth.addUser("alice", passwordHash: "unused", at: 1)
+        _ = try await auth.addUser(user, passwordHash: "unused", at: 1)
         let server = AuthorizationServer(store: auth, settings: AuthSettings(), verifier: TokenVerifier(store: auth), logger: TestSupport.logger)
-        return try await server.createAPIToken(owner: "alice", scopes: [AuthStore.everyScope], name: nil).token
+        return try await server.createAPIToken(owner: user, scopes: scopes, name: nil).token
     }
 
     func callTool(_ name: String, _ arguments: [String: Any], token: String?) async throws -> (status: Int?, body: String) {

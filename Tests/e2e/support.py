@@ -410,7 +410,7 @@ class PlugboardServer:
 
     def status(self) -> dict:
         """`plugboard status`, parsed."""
-        done = self.admin("status")
+        done = self.admin("status", "--json")
         assert done.returncode == 0, f"plugboard status failed ({done.returncode}): {done.stdout}{done.stderr}"
         return json.loads(done.stdout)
 

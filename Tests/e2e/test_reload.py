@@ -755,6 +755,6 @@ def test_admin_commands_report_a_broken_config(versioned_server):
     done = server.reload()
     assert done.returncode == 1, f"exit {done.returncode}: {done.stdout}{done.stderr}"
     assert done.stdout.startswith("reload refused; generation 1 keeps serving:") and refusal in done.stdout
-    status = server.admin("status")
+    status = server.admin("status", "--json")
     assert status.returncode == 0, f"exit {status.returncode}: {status.stdout}{status.stderr}"
     assert json.loads(status.stdout)["last_reload"]["refusals"][0]["line"] == typo_line

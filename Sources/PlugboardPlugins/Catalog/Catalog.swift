@@ -46,6 +46,8 @@ public final class Catalog: MCPCatalog {
     public var toolNames: [String] { tools.map(\.name) }
     /// Old names of renamed tools that still answer (hidden from lists).
     public var aliasNames: [String] { liveAliases(at: .now).keys.sorted() }
+    /// Each old name that still answers, with the name it now calls.
+    public var aliasTargets: [String: String] { liveAliases(at: .now).mapValues(\.tool.name) }
 
     func liveAliases(at now: ContinuousClock.Instant) -> [String: ToolAlias] {
         aliases.filter { $0.value.until > now }

@@ -26,6 +26,8 @@ public struct PluginSummary: Sendable, Equatable {
     public var prompts: [String]
     /// Why the plugin's new version was refused, when this is its previous version serving on.
     public var refusedCandidate: String? = nil
+    /// Tools of the manifest that config.yaml turns off (`enabled: false`), by the manifest's names.
+    public var disabledTools: [String] = []
 }
 
 /// A plugin whose new version a reload refused, so that its previous version serves on.
