@@ -24,11 +24,11 @@ struct Dev: AsyncParsableCommand {
     func run() async throws {
         let package = try DevPackage(folder: URL(fileURLWithPath: dir).standardizedFileURL)
         let stage = try DevStage(plugin: package.manifest.plugin, listen: listen, owner: owner)
-        print("building \(package.folder.path) (\(package.kind == .swift ? "swift build" : "make"))")
+        say("building \(package.folder.path) (\(package.kind == .swift ? "swift build" : "make"))")
         guard package.build() else { throw ValidationError("the first build failed; fix it and run `plugboard dev` again") }
         try stage.install(package)
         let server = try stage.startServer()
-        print("serving \(package.manifest.plugin) at http://\(listen)/mcp (temporary files in \(stage.root.path)); Ctrl-C stops")
+        say("serving \(package.manifest.plugin) at http://\(listen)/mcp (temporary files in \(stage.root.path)); Ctrl-C stops")
         DevSignals.stopOnInterrupt(server: server, stage: stage)
         var seen = package.sourceStamps()
         while server.isRunning {
@@ -36,19 +36,25 @@ struct Dev: AsyncParsableCommand {
             let now = package.sourceStamps()
             guard now != seen else { continue }
             seen = now
-            print("change seen: rebuilding")
+            say("change seen: rebuilding")
             if package.build() {
                 do {
                     try stage.install(package)
-                    print("rebuilt; the server reloads it")
+                    say("rebuilt; the server reloads it")
                 } catch {
-                    print("rebuilt, but the library could not be staged: \(error)")
+                    say("rebuilt, but the library could not be staged: \(error)")
                 }
             } else {
-                print("build failed; the last good build keeps serving")
+                say("build failed; the last good build keeps serving")
             }
         }
         stage.remove()
         throw ExitCode(server.terminationStatus)
     }
+}
+
+/// Progress lines go out at once: the build's and the server's own output interleave with them,
+/// and a buffered line would show up after the output it announces.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

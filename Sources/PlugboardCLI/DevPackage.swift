@@ -44,7 +44,7 @@ struct DevPackage {
         do {
             try process.run()
         } catch {
-            print("cannot start the build: \(error)")
+            say("cannot start the build: \(error)")
             return false
         }
         process.waitUntilExit()

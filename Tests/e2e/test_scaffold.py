@@ -8,13 +8,17 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from support import REPO_ROOT, library_path, plugboard_binary, plugin_manifest
+from support import REPO_ROOT, free_port, library_path, plugboard_binary, plugin_manifest
 
 # The Swift scaffold's first build resolves the host's whole dependency graph through the path
 # dependency (32 packages, 311 MB of .build, from SwiftPM's warm cache: 49 s for `swift build`,
@@ -170,3 +174,60 @@ def test_call_runs_as_the_owner(examples_config: Path) -> None:
     other = plugboard("call", "--config", str(examples_config), "get_project", '{"id": 1}', "--owner", "bob")
     assert other.returncode == 1
     assert "Not found" in other.stderr or "not found" in other.stderr
+
+
+# --- dev: build, serve, rebuild and reload -------------------------------------------------------
+
+
+def post_call(port: int, tool: str, arguments: dict) -> dict | None:
+    """tools/call over HTTP; None while the server is not answering yet."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/mcp",
+        data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, ConnectionError):
+        return None
+
+
+def test_dev_serves_the_package_and_reloads_it_after_a_source_change(tmp_path: Path) -> None:
+    package = tmp_path / "devc"
+    created = plugboard("new", "plugin", "devc", "--lang", "c", "--dir", str(package), "--sdk", str(REPO_ROOT))
+    assert created.returncode == 0, created.stderr
+    port = free_port()
+    log_path = tmp_path / "dev.log"
+    with log_path.open("w") as log:
+        dev = subprocess.Popen([str(plugboard_binary()), "dev", str(package), "--listen", f"127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+
+        def text_within(seconds: float, expected: str) -> str | None:
+            deadline = time.monotonic() + seconds
+            text = None
+            while time.monotonic() < deadline:
+                answer = post_call(port, "add", {"a": 2, "b": 3})
+                text = answer["result"]["content"][0]["text"] if answer and "result" in answer else None
+                if text == expected:
+                    break
+                time.sleep(0.3)
+            return text
+
+        assert text_within(60, "5") == "5", log_path.read_text()[-3000:]
+        source = package / "devc.c"
+        edited = source.read_text().replace(r'\"text\":\"%lld\"', r'\"text\":\"sum %lld\"')
+        assert edited != source.read_text()
+        source.write_text(edited)
+        # One poll (1 s), make, the server's debounce (250 ms) and a reload.
+        assert text_within(30, "sum 5") == "sum 5", log_path.read_text()[-3000:]
+        assert "rebuilt; the server reloads it" in log_path.read_text()
+    finally:
+        dev.send_signal(signal.SIGINT)
+        try:
+            dev.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            dev.kill()
+            dev.wait()
+    assert post_call(port, "add", {"a": 1, "b": 1}) is None, "the server outlived plugboard dev"
+    assert not Path(tempfile.gettempdir(), f"plugboard-dev-{dev.pid}").exists(), "the temporary folder was left behind"
