@@ -101,6 +101,26 @@ def test_c_scaffold_builds_and_answers(tmp_path: Path) -> None:
     assert "does not fit in a 64-bit integer" in overflow.stderr
 
 
+def test_names_that_are_not_identifiers_become_valid_targets_and_products(tmp_path: Path) -> None:
+    # A plugin name may start with a digit and hold '-' and '.'; Swift targets and library names may not.
+    name = "1st-tool.v2"
+    swift_package = tmp_path / "swift"
+    assert plugboard("new", "plugin", name, "--dir", str(swift_package), "--sdk", str(REPO_ROOT)).returncode == 0
+    swift = shutil.which("swift")
+    assert swift, "swift is not on PATH"
+    dumped = subprocess.run([swift, "package", "dump-package"], cwd=swift_package, capture_output=True, text=True, timeout=120)
+    assert dumped.returncode == 0, dumped.stderr
+    description = json.loads(dumped.stdout)
+    assert [t["name"] for t in description["targets"]] == ["Plugin1stToolV2", "Plugin1stToolV2Tests"]
+    assert [p["name"] for p in description["products"]] == ["1st_tool_v2"]
+    c_package = tmp_path / "c"
+    assert plugboard("new", "plugin", name, "--lang", "c", "--dir", str(c_package), "--sdk", str(REPO_ROOT)).returncode == 0
+    built = subprocess.run(["make"], cwd=c_package, capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert (c_package / "lib1st_tool_v2.so").is_file()
+    assert call_json(write_config(tmp_path, c_package), "add", {"a": 1, "b": 1})["structuredContent"] == {"sum": 2}
+
+
 @pytest.mark.skipif(not SWIFT_SCAFFOLD, reason="PLUGBOARD_E2E_SWIFT_SCAFFOLD=0")
 def test_swift_scaffold_builds_tests_and_answers(tmp_path: Path) -> None:
     package = tmp_path / "hello"
