@@ -94,6 +94,10 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // The `http` plugin kind: one shared client with keep-alive for every REST upstream.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // SQLite's C API as sqlite-nio vendors it (it declares no product for it), and a per-thread
@@ -117,7 +121,7 @@ let package = Package(
         .target(
             name: "PlugboardAuth",
             dependencies: [
-                "PlugboardJSON", "PlugboardData",
+                "PlugboardJSON", "PlugboardData", "PlugboardContracts",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

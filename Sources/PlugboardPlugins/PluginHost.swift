@@ -13,6 +13,8 @@ public final class PluginHost: MCPCatalogSource {
     private let logger: Logger
     private let state: Mutex<State>
     private let reloads = AsyncSerializer()
+    /// Signs the caller's identity for `kind: http` plugins.
+    private let tokens: (any BridgeTokenMinter)?
     private let sweeper: Task<Void, Never>
 
     private struct State {
@@ -22,7 +24,11 @@ public final class PluginHost: MCPCatalogSource {
         var retiring = 0
     }
 
-    public init(configuration: PluginHostConfiguration, data: any DataService = NoDatabase(), audit: (any AuditSink)? = nil, logger: Logger) {
+    public init(
+        configuration: PluginHostConfiguration, data: any DataService = NoDatabase(), audit: (any AuditSink)? = nil, logger: Logger,
+        tokens: (any BridgeTokenMinter)? = nil
+    ) {
+        self.tokens = tokens
         self.registry = CallRegistry(logger: logger)
         self.data = data
         self.audit = audit
@@ -60,7 +66,7 @@ public final class PluginHost: MCPCatalogSource {
             let started = ContinuousClock.now
             let (previous, settings) = state.withLock { state in (state.current, configuration ?? state.configuration) }
             let number = (previous?.number ?? 0) + 1
-            let build = await GenerationBuilder(configuration: settings, registry: registry, data: data, audit: audit, logger: logger)
+            let build = await GenerationBuilder(configuration: settings, registry: registry, data: data, audit: audit, logger: logger, tokens: tokens)
                 .build(number: number, previous: previous)
             var outcome = ReloadOutcome(
                 reason: reason, applied: false, generation: previous?.number ?? 0, refusals: build.report.refusals,
@@ -155,7 +161,7 @@ public final class PluginHost: MCPCatalogSource {
     }
 
     private func builder() -> GenerationBuilder {
-        GenerationBuilder(configuration: state.withLock { $0.configuration }, registry: registry, data: data, audit: audit, logger: logger)
+        GenerationBuilder(configuration: state.withLock { $0.configuration }, registry: registry, data: data, audit: audit, logger: logger, tokens: tokens)
     }
 
     private func retireInBackground(_ generation: Generation, successor: Generation) {

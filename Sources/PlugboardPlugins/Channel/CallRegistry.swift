@@ -34,9 +34,14 @@ final class CallRegistry: Sendable {
     private let entries = Mutex<[UInt64: Entry]>([:])
     private let nextInstance = Atomic<UInt64>(1)
     private let logger: Logger
+    private let deadlines: DeadlineQueue
 
     init(logger: Logger) {
         self.logger = logger
+        // Weak: the queue's timer may outlive the registry by the longest pending deadline.
+        let registry = WeakRegistry()
+        deadlines = DeadlineQueue { id, deadline in registry.value?.expire(id, deadline: deadline) }
+        registry.value = self
     }
 
     func makeInstance(plugin: String) -> PluginInstance {
@@ -52,8 +57,10 @@ final class CallRegistry: Sendable {
         }
     }
 
+    /// Registers a call; it times out at `entry.deadline` unless it ended before.
     func register(_ id: UInt64, _ entry: Entry) {
         entries.withLock { $0[id] = entry }
+        deadlines.schedule(id, at: entry.deadline)
     }
 
     /// Delivers a plugin's completion. Returns false (and logs) for ids that are not in flight
@@ -134,26 +141,22 @@ final class CallRegistry: Sendable {
             metadata: ["plugin": "\(caller.plugin)", "call": "\(id)"])
     }
 
-    /// Ends every call whose deadline has passed.
-    func expire(now: ContinuousClock.Instant) {
-        let expired = entries.withLock { entries -> [Entry] in
-            let ids = entries.filter { $0.value.deadline <= now }.map(\.key)
-            return ids.compactMap { entries.removeValue(forKey: $0) }
+    /// Times a call out, if it is still the call that was registered with `deadline` (a call
+    /// that ended leaves its deadline behind).
+    private func expire(_ id: UInt64, deadline: ContinuousClock.Instant) {
+        let entry = entries.withLock { entries -> Entry? in
+            guard entries[id]?.deadline == deadline else { return nil }
+            return entries.removeValue(forKey: id)
         }
-        for entry in expired {
-            logger.warning("plugin call timed out", metadata: ["plugin": "\(entry.instance.plugin)"])
-            entry.continuation.resume(returning: .timedOut)
-            entry.cancelPlugin()
-        }
+        guard let entry else { return }
+        logger.warning("plugin call timed out", metadata: ["plugin": "\(entry.instance.plugin)"])
+        entry.continuation.resume(returning: .timedOut)
+        entry.cancelPlugin()
     }
+}
 
-    /// Checks deadlines until the task running it is cancelled. One sweeper serves every call, so
-    /// a call costs no timer of its own.
-    func sweepDeadlines(every interval: Duration = .milliseconds(20)) async {
-        let clock = ContinuousClock()
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            expire(now: clock.now)
-        }
-    }
+/// The registry as its deadline queue sees it: set once, right after the registry is built.
+private final class WeakRegistry: @unchecked Sendable {
+    // Written once in `CallRegistry.init` before the queue can fire; read-only afterwards.
+    weak var value: CallRegistry?
 }

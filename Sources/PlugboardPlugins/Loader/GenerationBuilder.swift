@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import PlugboardContracts
@@ -13,6 +14,8 @@ struct GenerationBuilder {
     let data: any DataService
     let audit: (any AuditSink)?
     let logger: Logger
+    /// Signs the caller's identity for `kind: http` plugins; nil where no server runs (tests, stdio without auth).
+    var tokens: (any BridgeTokenMinter)? = nil
 
     /// The result of building a generation.
     struct Build {
@@ -92,6 +95,12 @@ struct GenerationBuilder {
         var created: [LoadedPlugin] = []
         var carriedOver: [String] = []
         for candidate in named where !abandoned() {
+            if candidate.manifest.http != nil {
+                let (plugin, reused) = httpPlugin(candidate, previous: earlier[candidate.manifest.plugin])
+                loaded[plugin.manifest.plugin] = (plugin, candidate.tools)
+                if reused { carriedOver.append(plugin.manifest.plugin) } else { created.append(plugin) }
+                continue
+            }
             do {
                 let (copy, manifest) = try prepare(candidate.manifest)
                 let identity = PluginIdentity(plugin: manifest.plugin, digest: copy.digest, config: manifest.config.jsonString, isolation: manifest.isolation)
@@ -384,6 +393,21 @@ struct GenerationBuilder {
                 library: copy, manifest: manifest, executable: configuration.workerExecutable, registry: registry, data: data, logger: logger,
                 check: { library throws(LoadFailure) in try Self.check(library, against: manifest) })
         }
+    }
+
+    /// A `kind: http` plugin: no library to load. An unchanged manifest keeps its transport, so a
+    /// reload that changed nothing about it reports it carried over.
+    private func httpPlugin(_ candidate: NamedPlugin, previous: LoadedPlugin?) -> (LoadedPlugin, reused: Bool) {
+        let manifest = candidate.manifest
+        let names = candidate.tools.map(\.name)
+        let digest = "http-" + SHA256.hash(data: Array(manifest.source.utf8)).map { String(format: "%02x", $0) }.joined()
+        let library = LibraryInfo(
+            path: manifest.http?.baseURL ?? "", digest: digest, name: manifest.plugin, version: manifest.version, handlers: manifest.tools.map(\.handler))
+        if let previous, previous.library.digest == digest, previous.transport is HTTPPlugin {
+            return (LoadedPlugin(manifest: manifest, library: library, transport: previous.transport, toolNames: names), true)
+        }
+        let transport = HTTPPlugin(manifest: manifest, settings: manifest.http ?? HTTPPluginSettings(baseURL: "", audience: nil), tokens: tokens, logger: logger)
+        return (LoadedPlugin(manifest: manifest, library: library, transport: transport, toolNames: names), false)
     }
 
     private func locateLibrary(_ manifest: Manifest) -> String? {

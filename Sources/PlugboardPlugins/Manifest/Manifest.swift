@@ -25,6 +25,8 @@ public struct Manifest: Sendable {
     public var declaresIsolation = true
     /// The YAML text it was read from: a reload compares it to tell an edited manifest.
     public var source = ""
+    /// Set for `kind: http`: the tools are HTTP requests to this upstream, and there is no library.
+    public var http: HTTPPluginSettings?
 
     /// Every handler name the manifest refers to, with what refers to it.
     public var handlerReferences: [(handler: String, usedBy: String, line: Int)] {
@@ -63,6 +65,8 @@ public struct ToolManifest: Sendable {
     public var line: Int
     /// Words for people for some of `scopes`, shown on the consent page.
     public var scopeDescriptions: [String: String] = [:]
+    /// For a tool of a `kind: http` plugin: the request it makes.
+    public var request: HTTPRequestTemplate?
 }
 
 /// Per-tool limits the host enforces.

@@ -19,6 +19,7 @@ public enum ManifestParser {
         let root = try YAMLNode.document(yaml: text, file: file)
         let keys = try root.mapping(allowed: [
             "plugin", "version", "library", "abi", "description", "isolation", "config", "data", "tools", "resources", "prompts",
+            "kind", "http",
         ])
 
         guard let nameNode = keys["plugin"] else { throw root.error("missing 'plugin' (the plugin's name)") }
@@ -28,11 +29,17 @@ public enum ManifestParser {
         }
         pluginName = name
 
-        guard let libraryNode = keys["library"] else {
-            throw root.error("missing 'library' (the plugin's shared library, relative to this manifest, e.g. lib\(name).so)")
+        let http = try httpSettings(keys, root: root)
+        let library: String
+        if http != nil {
+            library = ""
+        } else {
+            guard let libraryNode = keys["library"] else {
+                throw root.error("missing 'library' (the plugin's shared library, relative to this manifest, e.g. lib\(name).so)")
+            }
+            library = try libraryNode.string()
+            guard !library.isEmpty, !library.contains("\0") else { throw libraryNode.error("'library' must name a file") }
         }
-        let library = try libraryNode.string()
-        guard !library.isEmpty, !library.contains("\0") else { throw libraryNode.error("'library' must name a file") }
 
         let abi = try keys["abi"].map { node throws(YAMLProblem) in try node.integer(in: 1...1_000) } ?? 1
         let isolation: Isolation
@@ -48,7 +55,9 @@ public enum ManifestParser {
         guard config.objectValue != nil else { throw (keys["config"] ?? root).error("'config' must be a mapping") }
 
         let tables = try keys["data"].map(parseData) ?? []
-        let tools = try keys["tools"].map { node throws(YAMLProblem) in try node.sequence().map(parseTool) } ?? []
+        let tools = try keys["tools"].map { node throws(YAMLProblem) in
+            try node.sequence().map { tool throws(YAMLProblem) in try parseTool(tool, http: http != nil) }
+        } ?? []
         let resources = try keys["resources"].map { node throws(YAMLProblem) in try node.sequence().map(parseResource) } ?? []
         let prompts = try keys["prompts"].map { node throws(YAMLProblem) in try node.sequence().map(parsePrompt) } ?? []
         guard !tools.isEmpty || !resources.isEmpty || !prompts.isEmpty else {
@@ -72,8 +81,29 @@ public enum ManifestParser {
             tools: tools,
             resources: resources,
             prompts: prompts,
-            declaresIsolation: keys["isolation"] != nil
+            declaresIsolation: keys["isolation"] != nil,
+            http: http
         )
+    }
+
+    /// `kind: http`: the `http:` section, and nothing that only a library could serve.
+    private static func httpSettings(_ keys: [String: YAMLNode], root: YAMLNode) throws(YAMLProblem) -> HTTPPluginSettings? {
+        let kind = try keys["kind"]?.string() ?? "library"
+        switch kind {
+        case "library":
+            if let node = keys["http"] { throw node.error("'http' is only for plugins with kind: http") }
+            return nil
+        case "http":
+            guard let node = keys["http"] else { throw root.error("kind: http needs an 'http' section with base_url (and audience)") }
+            for key in ["library", "abi", "isolation", "config", "data", "resources", "prompts"] {
+                if let other = keys[key] {
+                    throw other.error("'\(key)' does not apply to kind: http (its tools are HTTP requests; the host makes them)")
+                }
+            }
+            return try HTTPManifestReader.settings(node)
+        default:
+            throw (keys["kind"] ?? root).error("kind must be 'library' (the default) or 'http', got '\(kind)'")
+        }
     }
 
     private static func resourceKey(_ address: ResourceManifest.Address) -> String {
@@ -125,9 +155,10 @@ public enum ManifestParser {
         return isLetter(first) && text.utf8.allSatisfy { isLetter($0) || (0x30...0x39).contains($0) }
     }
 
-    private static func parseTool(_ node: YAMLNode) throws(YAMLProblem) -> ToolManifest {
+    private static func parseTool(_ node: YAMLNode, http: Bool) throws(YAMLProblem) -> ToolManifest {
         let keys = try node.mapping(allowed: [
             "name", "handler", "title", "description", "input_schema", "output_schema", "annotations", "scopes", "writes", "limits",
+            "request",
         ])
         let line = node.line ?? 0
         guard let nameNode = keys["name"] else { throw node.error("missing 'name'") }
@@ -135,7 +166,10 @@ public enum ManifestParser {
         guard NameRules.isValid(name) else {
             throw nameNode.error("invalid tool name '\(name)': names must match \(NameRules.pattern)")
         }
-        guard let handler = try keys["handler"]?.string(), !handler.isEmpty else {
+        // An http tool's handler is its own name: the transport finds its request by it.
+        if http, let handlerNode = keys["handler"] { throw handlerNode.error("tool '\(name)': kind: http tools have a 'request', not a 'handler'") }
+        if !http, let requestNode = keys["request"] { throw requestNode.error("tool '\(name)': 'request' is only for plugins with kind: http") }
+        guard let handler = http ? name : try keys["handler"]?.string(), !handler.isEmpty else {
             throw node.error("tool '\(name)' has no 'handler' (the handler name the library implements)")
         }
         guard let description = try keys["description"]?.string(),
@@ -157,6 +191,11 @@ public enum ManifestParser {
             annotations = object
         }
         let scopes = try ManifestScopes(keys["scopes"])
+        var request: HTTPRequestTemplate?
+        if http {
+            guard let requestNode = keys["request"] else { throw node.error("tool '\(name)' has no 'request' (method, path ...)") }
+            request = try HTTPManifestReader.request(requestNode, tool: name, inputSchema: inputSchema)
+        }
         return ToolManifest(
             name: name,
             handler: handler,
@@ -169,7 +208,8 @@ public enum ManifestParser {
             writes: try keys["writes"]?.bool() ?? false,
             limits: try keys["limits"].map(parseLimits) ?? .defaults,
             line: line,
-            scopeDescriptions: scopes.descriptions
+            scopeDescriptions: scopes.descriptions,
+            request: request
         )
     }
 
