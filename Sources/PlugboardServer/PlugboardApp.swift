@@ -21,6 +21,8 @@ public struct PlugboardApp: Sendable {
     let dataReadiness: any DataReadiness
     /// Nil unless `server.metrics_listen` is set: nothing on the call path records then.
     let metrics: PlugboardMetrics?
+    /// Signs the caller's identity for `kind: http` plugins; its key is made on first use.
+    let bridgeTokens: BridgeTokenSigner
     /// Per-tool calls of the last minutes, for `/status`.
     let toolActivity = ToolActivityRecorder()
     let logger: Logger
@@ -66,9 +68,14 @@ public struct PlugboardApp: Sendable {
         dataReadiness = data
         let metrics = configuration.server.metricsListen == nil ? nil : metrics ?? PlugboardMetrics()
         self.metrics = metrics
+        let bridgeTokens = BridgeTokenSigner(
+            keyFile: "\(configuration.plugins.stateDirectory)/bridge-signing-key.pem",
+            issuer: configuration.server.publicURL ?? "http://\(configuration.server.host):\(configuration.server.port)")
+        self.bridgeTokens = bridgeTokens
         self.plugins = PluginHost(
             configuration: configuration.plugins, data: metrics.map { MeteredData(next: data, metrics: $0) } ?? data,
-            audit: RecordedAudit(next: metrics.map { MeteredAudit(next: audit, metrics: $0) } ?? audit, recorder: toolActivity), logger: logger)
+            audit: RecordedAudit(next: metrics.map { MeteredAudit(next: audit, metrics: $0) } ?? audit, recorder: toolActivity), logger: logger,
+            tokens: BridgeTokens(signer: bridgeTokens))
         self.server = MCPServer(
             description: ServerDescription(
                 name: configuration.server.name, version: PlugboardVersion.current, instructions: configuration.server.instructions,
@@ -128,6 +135,7 @@ public struct PlugboardApp: Sendable {
             router.on("/mcp", method: method) { request, context in await endpoint.respond(to: request, context: context) }
         }
         router.get("/healthz") { _, _ in "ok\n" }
+        bridgeTokens.addJWKSRoute(to: router)
         router.get("/readyz") { [plugins, dataReadiness] _, _ -> Response in
             plugins.currentGeneration == nil
                 ? Response(status: .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: "loading\n")))
