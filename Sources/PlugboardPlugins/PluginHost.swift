@@ -15,7 +15,6 @@ public final class PluginHost: MCPCatalogSource {
     private let reloads = AsyncSerializer()
     /// Signs the caller's identity for `kind: http` plugins.
     private let tokens: (any BridgeTokenMinter)?
-    private let sweeper: Task<Void, Never>
 
     private struct State {
         var configuration: PluginHostConfiguration
@@ -34,12 +33,6 @@ public final class PluginHost: MCPCatalogSource {
         self.audit = audit
         self.logger = logger
         self.state = Mutex(State(configuration: configuration))
-        let registry = self.registry
-        self.sweeper = Task { await registry.sweepDeadlines() }
-    }
-
-    deinit {
-        sweeper.cancel()
     }
 
     /// Loads the plugins folder as the first generation. Refused plugins are reported and
@@ -157,7 +150,6 @@ public final class PluginHost: MCPCatalogSource {
             }
             await generation?.retire(keeping: nil)
         }
-        sweeper.cancel()
     }
 
     private func builder() -> GenerationBuilder {
