@@ -22,6 +22,11 @@ struct IsolationTests {
                     handler: versioned.crash
                     description: Crashes on demand.
                     input_schema: { type: object, properties: { mode: { type: string } }, required: [mode] }
+                  - name: hold
+                    handler: versioned.hold
+                    description: Answers once its release file exists.
+                    input_schema: { type: object, properties: { release_file: { type: string } }, required: [release_file] }
+                    limits: { timeout_ms: 4000 }
                 """)
         plugins.addExample("demo")
         return PluginHost(
@@ -31,10 +36,10 @@ struct IsolationTests {
             logger: TestSupport.logger)
     }
 
-    func call(_ host: PluginHost, _ tool: String, _ arguments: JSONObject = [:]) async throws -> JSONValue {
+    func call(_ host: PluginHost, _ tool: String, _ arguments: JSONObject = [:], cancellation: CancellationSignal = CancellationSignal()) async throws -> JSONValue {
         let lease = host.leaseCatalog()
         defer { lease.release() }
-        let context = MCPCallContext(caller: MCPCaller(owner: "o"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
+        let context = MCPCallContext(caller: MCPCaller(owner: "o"), requestID: .int(1), progress: nil, cancellation: cancellation)
         return try await lease.catalog.callTool(tool, arguments: arguments, context: context)
     }
 
@@ -85,6 +90,60 @@ struct IsolationTests {
         #expect(report.refusals.first?.plugin == "versioned")
         #expect(report.refusals.first?.reason.contains(reason) == true, "\(report.refusals)")
         #expect(report.plugins.map(\.name) == ["demo"])
+        await host.shutdown()
+    }
+
+    @Test("a tool's timeout covers the wait for a worker restarting after a crash")
+    func timeoutCoversRestart() async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        let host = host(plugins)
+        #expect(await host.start().refusals.isEmpty)
+        func restarts() -> Int { host.status.plugins.first { $0.name == "versioned" }?.workerRestarts ?? -1 }
+        // The restart (the crash's backtrace, the backoff, a new process) takes a good part of the
+        // 4000 ms timeout of `hold`.
+        _ = try await call(host, "crash", ["mode": "segfault"])
+        let started = ContinuousClock.now
+        let readyAt = Task {
+            _ = await eventually { restarts() == 1 }
+            return ContinuousClock.now
+        }
+        // The release file never appears: the call ends only by its timeout.
+        let result = try await call(host, "hold", ["release_file": .string("\(plugins.root)/never")])
+        let ended = ContinuousClock.now
+        let waited = await readyAt.value - started
+        #expect(result["content"]?.arrayValue?.first?["text"]?.stringValue?.contains("did not finish within its 4000 ms time limit") == true, "\(result)")
+        // Counted from the wait's end the call would last about waited + 4000 ms.
+        #expect(ended - started < .milliseconds(4000) + waited / 2, "waited \(waited) for the worker, the call took \(ended - started)")
+        await host.shutdown()
+    }
+
+    @Test("an isolated call cancelled before it starts never reaches the worker")
+    func cancelledBeforeStart() async throws {
+        let plugins = PluginFolder()
+        defer { plugins.remove() }
+        plugins.add(
+            "misbehaving",
+            manifest: misbehavingManifest(config: "isolation: process", tools: "  - { name: twice, handler: twice, description: d }"))
+        let log = LogRecorder()
+        let host = PluginHost(
+            configuration: PluginHostConfiguration(
+                folder: plugins.folder, librarySearchPath: [TestSupport.buildFolder], stateDirectory: "\(plugins.root)/state",
+                workerExecutable: "\(TestSupport.buildFolder)/plugboard"),
+            logger: log.logger)
+        #expect(await host.start().refusals.isEmpty)
+        func ignored() -> Int {
+            log.count { $0.level == .warning && $0.message.hasPrefix("plugin completed a call that is not in flight") }
+        }
+        let cancelled = CancellationSignal()
+        cancelled.cancel()
+        let error = await #expect(throws: MCPError.self) { try await self.call(host, "twice", cancellation: cancelled) }
+        #expect(error?.code == .requestCancelled)
+        // The worker answers in order on one pipe (and sends only the first completion of a call):
+        // once this call has its answer, a completion of the cancelled call would have come, and
+        // been dropped, before it.
+        #expect(try await call(host, "twice")["content"]?.arrayValue?.first?["text"] == "first")
+        #expect(ignored() == 0, "the cancelled call reached the plugin: \(log.lines)")
         await host.shutdown()
     }
 

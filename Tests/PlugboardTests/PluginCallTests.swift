@@ -181,6 +181,19 @@ final class PluginCallTests {
         #expect(text(try await call("say", ["text": "after"])) == "after")
     }
 
+    @Test("a request cancelled before its call starts never reaches the plugin")
+    func cancelledBeforeStart() async throws {
+        let signal = CancellationSignal()
+        signal.cancel()
+        let error = await #expect(throws: MCPError.self) { try await self.call("twice", cancellation: signal) }
+        #expect(error?.code == .requestCancelled)
+        // `twice` completes twice inside invoke: had the plugin been called, both completions
+        // would have been dropped by now.
+        #expect(ignoredCompletions(of: "misbehaving") == 0, "the cancelled call reached the plugin: \(log.lines)")
+        #expect(text(try await call("twice")) == "first")
+        #expect(ignoredCompletions(of: "misbehaving") == 1)
+    }
+
     @Test("each owner sees only their own notes")
     func ownersAreSeparate() async throws {
         _ = try await call("add_note", ["title": "alice's", "body": "a"], owner: "alice")

@@ -50,6 +50,8 @@ public final class InProcessPlugin: PluginTransport, @unchecked Sendable {
     public func invoke(_ call: PluginCall) async -> PluginOutcome {
         guard gate.enter() else { return .unavailable("plugin '\(identity.plugin)' is being retired") }
         defer { gate.leave() }
+        // A request cancelled before its call starts never reaches the plugin.
+        if call.cancellation?.isCancelled == true { return .cancelled }
         let id = registry.makeID()
         let descriptor = library.descriptor
         let target = SendablePlugin(descriptor: descriptor, instance: instance)
@@ -68,6 +70,11 @@ public final class InProcessPlugin: PluginTransport, @unchecked Sendable {
                     cancelPlugin: { target.cancel(id) }
                 ))
             call.cancellation?.onCancel { registry.cancel(id) }
+            // Cancelled since the check above: the call has ended (or is ending) as cancelled.
+            guard call.cancellation?.isCancelled != true else {
+                registry.finish(id, with: .cancelled)
+                return
+            }
             call.handler.withCString { handler in
                 call.input.withUnsafeBufferPointer { input in
                     descriptor.pointee.invoke(target.instance, id, handler, input.baseAddress, input.count)

@@ -85,9 +85,14 @@ public final class WorkerPlugin: PluginTransport {
     public func invoke(_ call: PluginCall) async -> PluginOutcome {
         guard gate.enter() else { return .unavailable("plugin '\(plugin)' is being retired") }
         defer { gate.leave() }
+        // A request cancelled before its call starts never reaches the plugin.
+        if call.cancellation?.isCancelled == true { return .cancelled }
+        // The tool's timeout covers waiting for a restarting worker too: the call gets what is left.
+        let deadline = ContinuousClock.now.advanced(by: call.timeout)
         guard let worker = await readyWorker(within: call.timeout) else {
-            return .unavailable("plugin '\(plugin)' is restarting after a crash")
+            return ContinuousClock.now >= deadline ? .timedOut : .unavailable("plugin '\(plugin)' is restarting after a crash")
         }
+        guard ContinuousClock.now < deadline else { return .timedOut }
         let id = registry.makeID()
         let registry = self.registry
         let sender = worker.sender
@@ -96,13 +101,20 @@ public final class WorkerPlugin: PluginTransport {
                 id,
                 CallRegistry.Entry(
                     instance: identity, owner: call.owner, scope: call.scope, meter: call.meter, continuation: continuation, progress: call.progress,
-                    deadline: ContinuousClock().now.advanced(by: call.timeout),
+                    deadline: deadline,
                     cancelPlugin: { [weak self] in
                         self?.state.withLock { _ = $0.inFlight.removeValue(forKey: id) }
                         sender.send(.cancel(call: id))
                     }))
             state.withLock { $0.inFlight[id] = call.handler }
             call.cancellation?.onCancel { registry.cancel(id) }
+            // Cancelled before or while waiting for the worker: the call has ended (or is ending)
+            // as cancelled, and the worker never hears of it.
+            guard call.cancellation?.isCancelled != true else {
+                state.withLock { _ = $0.inFlight.removeValue(forKey: id) }
+                registry.finish(id, with: .cancelled)
+                return
+            }
             if !sender.send(.invoke(call: id, handler: call.handler, owner: call.owner, input: call.input)) {
                 // The worker died under us; its exit handler fails the call (if it has not yet).
                 registry.finish(id, with: .unavailable("plugin '\(plugin)' crashed"))
