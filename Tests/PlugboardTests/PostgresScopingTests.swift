@@ -331,15 +331,35 @@ final class PostgresScopingTests {
             ("SELECT (1", "syntax error at the end of the statement"),
             ("SELECT id FROM projects WHERE", "syntax error at the end of the statement"),
             ("SELECT 123abc FROM projects", "trailing junk after numeric literal at or near \"123abc\""),
+            // Inside a fenced subquery, past the text the fence inserts before it.
+            ("SELECT x FROM (SELECT 1 x WHERE) s", "syntax error at or near \")\""),
+            ("SELECT x FROM (SELECT 1 AS x, 2abc) s", "trailing junk after numeric literal at or near \"2abc\""),
         ]
         for (sql, expected) in cases {
             let attack = ScopingAttacks.Attack(name: sql, sql: sql, expect: .refused(expected))
             let result = try await ScopingAttacks.run(attack, on: host.servingCatalog, postgres: true)
             let message = result["content"]?.arrayValue?.first?["text"]?.stringValue ?? ""
-            for wrapper in ["LIMIT", "AS", "pb_rows", "51"] {
+            for wrapper in ["LIMIT", "AS", "pb_rows", "pb_fence", "OFFSET", "51"] {
                 #expect(!message.contains(wrapper), "\(sql): the host's text in '\(message)'")
             }
         }
+    }
+
+    @Test("expression bombs are planned in milliseconds: CTEs materialized, subqueries fenced", arguments: ["cte", "subquery"])
+    func expressionBomb(form: String) async throws {
+        let levels = Int(ProcessInfo.processInfo.environment["PLUGBOARD_BOMB_LEVELS"] ?? "") ?? 22
+        var sql = "SELECT 1 AS x"
+        if form == "cte" {
+            sql = ScopingAttacks.expressionBomb(levels: levels)
+        } else {
+            for level in 0..<levels { sql = "SELECT x + x AS x FROM (\(sql)) AS s\(level)" }
+        }
+        let context = MCPCallContext(caller: MCPCaller(owner: "alice"), requestID: .int(1), progress: nil, cancellation: CancellationSignal())
+        let started = ContinuousClock.now
+        let result = try await host.servingCatalog.callTool("read_sql", arguments: ["sql": .string(sql)], context: context)
+        let elapsed = ContinuousClock.now - started
+        #expect(result["structuredContent"]?["rows"] == [[.int(1 << levels)]], "\(result.jsonString)")
+        #expect(elapsed < .seconds(1), "\(form), \(levels) levels took \(elapsed)")
     }
 
     @Test("a huge result stops while it is read: the host's memory stays within 64 MB of its value at rest")

@@ -201,7 +201,8 @@ public final class PostgresScopedData: DataService, DataReadiness {
         let parsed: ScopedQueryRequest
         let statement: StatementGate.Statement
         do {
-            (parsed, statement) = try ScopedQueryRequest.admit(request, writes: scope.writes)
+            let (query, admitted) = try ScopedQueryRequest.admit(request, writes: scope.writes)
+            (parsed, statement) = (query, try PlanFences.apply(to: admitted))
         } catch {
             return .failure(error.status, error.message)
         }
@@ -467,15 +468,18 @@ public final class PostgresScopedData: DataService, DataReadiness {
         /// PostgreSQL's message, unless it names the host's own objects (the cap's alias, plugin
         /// roles, prepared reads), which only a failure the statement did not cause can do.
         var own: String {
-            let message = PostgresErrorText.plugin(
-                server, position: error.serverInfo?[.position], statement: statement.body,
-                offset: statement.isRead ? cappedPrefix.unicodeScalars.count : 0)
-            let foreign = ["pb_rows", "pb_capped", "pb_plugin_", "pb_read_", "pb_result_too_large"].contains {
-                message.contains($0) && !statement.body.contains($0)
+            // Positions count characters of the text sent: mapped back to the plugin's own text.
+            let offset = statement.isRead ? cappedPrefix.unicodeScalars.count : 0
+            let position = error.serverInfo?[.position].flatMap(Int.init).map { sent in
+                sent - 1 - offset < 0 ? sent : statement.originalPosition(of: sent - 1 - offset) + 1 + offset
+            }
+            let message = PostgresErrorText.plugin(server, position: position.map(String.init), statement: statement.original, offset: offset)
+            let foreign = ["pb_rows", "pb_capped", "pb_fence", "pb_plugin_", "pb_read_", "pb_result_too_large"].contains {
+                message.contains($0) && !statement.original.contains($0)
             }
             return foreign ? "the query failed (SQLSTATE \(state))" : message
         }
-        if state == "22P02", server.contains("pb_result_too_large"), !statement.body.contains("pb_result_too_large") {
+        if state == "22P02", server.contains("pb_result_too_large"), !statement.original.contains("pb_result_too_large") {
             return ResultBudget.tooLarge().message
         }
         switch state {

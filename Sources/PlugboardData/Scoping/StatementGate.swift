@@ -8,9 +8,39 @@ enum StatementGate {
     struct Statement {
         /// Its first word, upper-cased (SELECT, WITH, INSERT ...).
         let kind: String
-        /// The statement without its terminating `;` and what follows it (only comments).
-        let body: Substring
+        /// The statement without its terminating `;` and what follows it (only comments): what
+        /// the database is sent, after any rewrite (`PlanFences`).
+        var body: Substring
+        /// The plugin's own text, for error messages.
+        var original: Substring
+        /// What a rewrite inserted, in characters of `original`, in order.
+        var insertions: [Insertion] = []
         var isRead: Bool { readKinds.contains(kind) }
+
+        init(kind: String, body: Substring) {
+            self.kind = kind
+            self.body = body
+            self.original = body
+        }
+
+        /// Where character `position` (0-based) of `body` comes from in `original`: inside
+        /// inserted text, the plugin's character that follows it.
+        func originalPosition(of position: Int) -> Int {
+            var shift = 0
+            for insertion in insertions {
+                let start = insertion.at + shift
+                if position < start { break }
+                if position < start + insertion.length { return insertion.at }
+                shift += insertion.length
+            }
+            return position - shift
+        }
+    }
+
+    /// Text a rewrite put in before character `at` of the plugin's statement.
+    struct Insertion: Equatable {
+        let at: Int
+        let length: Int
     }
 
     static func check(_ sql: String, writes: Bool) throws(QueryRefusal) -> Statement {
@@ -68,7 +98,8 @@ enum StatementGate {
     /// `/* */` comments as PostgreSQL does. Wherever the two databases read text differently, the
     /// gate takes the reading that refuses more: SQLite ends an unterminated comment at the end of
     /// the input and does not nest comments, and the gate refuses both.
-    static func scan(_ sql: String) throws(Unterminated) -> [Token] {
+    /// - Parameter parentheses: also list `(` and `)` as tokens (for `PlanFences`).
+    static func scan(_ sql: String, parentheses: Bool = false) throws(Unterminated) -> [Token] {
         let bytes = Array(sql.utf8)
         let count = bytes.count
         var tokens: [Token] = []
@@ -145,6 +176,9 @@ enum StatementGate {
                 try skipQuoted(close: UInt8(ascii: "]"), escapes: false, what: "[ quoted identifier")
             } else if byte == UInt8(ascii: ";") {
                 tokens.append(Token(text: ";", offset: index))
+                index += 1
+            } else if parentheses, byte == UInt8(ascii: "(") || byte == UInt8(ascii: ")") {
+                tokens.append(Token(text: byte == UInt8(ascii: "(") ? "(" : ")", offset: index))
                 index += 1
             } else if isWordStart(byte) {
                 let start = index
