@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PlugboardJSON
 
 /// The temporary server `plugboard dev` runs: its config, database and plugins folder.
 final class DevStage: Sendable {
@@ -12,8 +13,8 @@ final class DevStage: Sendable {
         try FileManager.default.createDirectory(at: root.appendingPathComponent("plugins/\(plugin)"), withIntermediateDirectories: true)
         let config = """
             # Written by `plugboard dev`; removed when it stops.
-            server: { listen: "\(listen)" }
-            auth: { mode: none, local_owner: "\(owner)" }
+            server: { listen: \(JSONValue.string(listen).jsonString) }
+            auth: { mode: none, local_owner: \(JSONValue.string(owner).jsonString) }
             database: { url: "sqlite:state/plugboard.db" }
             plugins:
               folder: plugins
@@ -61,6 +62,8 @@ final class DevStage: Sendable {
 
 /// Ctrl-C (or SIGTERM) stops the server first, then removes the temporary folder.
 enum DevSignals {
+    // Written once, from the command's task before the rebuild loop starts; only kept so the
+    // sources stay alive for the life of the process.
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
     static func stopOnInterrupt(server: Process, stage: DevStage) {
