@@ -78,6 +78,9 @@ final class HTTPPlugin: PluginTransport {
                 } catch let error as NIOTooManyBytesError {
                     _ = error
                     return .completed(status: PB_TOOL_ERROR, bytes: Array("The upstream API's answer is larger than \(maxBytes) bytes. Ask for less.".utf8))
+                } catch let error as HTTPClientError where error == .deadlineExceeded {
+                    // The client's deadline is the same timeout_ms, and may fire first.
+                    return .timedOut
                 } catch {
                     if Task.isCancelled { return nil }
                     logger.notice("http plugin request failed", metadata: ["path": "\(path)", "error": "\(error)"])

@@ -1,0 +1,22 @@
+from rest_framework import serializers, viewsets
+
+from rest_api.projects.models import Project
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = ["id", "owner", "name", "budget"]
+        read_only_fields = ["owner"]
+
+
+class ProjectViewSet(viewsets.ModelViewSet):
+    """The seed's pattern: every user sees and changes only their own rows."""
+
+    serializer_class = ProjectSerializer
+
+    def get_queryset(self):
+        return Project.objects.filter(owner=self.request.user.username)
+
+    def perform_create(self, serializer):
+        serializer.save(owner=self.request.user.username)
