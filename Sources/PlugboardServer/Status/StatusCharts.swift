@@ -22,7 +22,7 @@ enum StatusCharts {
         }
         return svg(
             kind: "calls", tool: tool.tool, label: "calls per minute of \(tool.tool), peak \(Int(peak))",
-            content: bars + "<text x=\"\(width - 2)\" y=\"10\" text-anchor=\"end\" font-size=\"9\" fill=\"#6b7385\">\(Int(peak))/min</text>")
+            content: bars + "<text x=\"3\" y=\"10\" font-size=\"9\" fill=\"#6b7385\">\(Int(peak))/min</text>")
     }
 
     /// p50 and p99 per minute as lines on a log scale between the window's extremes (a call's
@@ -45,7 +45,7 @@ enum StatusCharts {
         return svg(
             kind: "latency", tool: tool.tool, label: "p50 and p99 per minute of \(tool.tool)",
             content: line(\.p50, color: "#1f77b4") + line(\.p99, color: "#ff7f0e")
-                + "<text x=\"\(width - 2)\" y=\"10\" text-anchor=\"end\" font-size=\"9\" fill=\"#6b7385\">\(StatusPage.milliseconds(tool.p99))</text>")
+                + "<text x=\"3\" y=\"10\" font-size=\"9\" fill=\"#6b7385\">p99 \(StatusPage.milliseconds(tool.p99))</text>")
     }
 
     private static func svg(kind: String, tool: String, label: String, content: String) -> String {
