@@ -52,12 +52,19 @@ public struct QueryScope: Sendable, Equatable {
     public var maxRows: Int
     /// The time a query may take (the tool's `limits.timeout_ms`).
     public var timeout: Duration
+    /// How much of a result the host reads before refusing it (the tool's `limits.max_result_chars`,
+    /// never more than `hostResultBytes`): counted while rows arrive, so a huge result is never held.
+    public var maxResultBytes: Int
 
-    public init(plugin: String, writes: Bool, maxRows: Int, timeout: Duration) {
+    /// The most any statement's result may take, whatever a manifest declares.
+    public static let hostResultBytes = 8 * 1024 * 1024
+
+    public init(plugin: String, writes: Bool, maxRows: Int, timeout: Duration, maxResultBytes: Int = hostResultBytes) {
         self.plugin = plugin
         self.writes = writes
         self.maxRows = maxRows
         self.timeout = timeout
+        self.maxResultBytes = min(maxResultBytes, Self.hostResultBytes)
     }
 }
 

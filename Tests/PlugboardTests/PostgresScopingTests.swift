@@ -393,6 +393,14 @@ final class PostgresScopingTests {
         _ = try await ScopingAttacks.run(returning, on: host.servingCatalog, postgres: true)
     }
 
+    @Test("a result over the tool's max_result_chars stops while it is read, with the tool's limit in the message")
+    func toolResultLimit() async throws {
+        for sql in ["SELECT owner_id, repeat('x', 150000) AS wide FROM projects", "SELECT repeat('x', 3000) FROM generate_series(1, 50)"] {
+            let attack = ScopingAttacks.Attack(name: sql, sql: sql, expect: .refused("over this tool's limit of 100000 characters"))
+            _ = try await ScopingAttacks.run(attack, on: host.servingCatalog, postgres: true)
+        }
+    }
+
     @Test("a runaway query stops at its time limit, rows stop at the cap")
     func limits() async throws {
         let context = try await ScopingAttacks.expectRunawayStopped(on: host.servingCatalog)

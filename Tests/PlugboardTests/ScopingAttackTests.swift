@@ -44,6 +44,12 @@ enum ScopingAttacks {
         return "WITH \(ctes.joined(separator: ", ")) SELECT x FROM c\(levels)"
     }
 
+    /// Reads whose result is over 100,000 characters in one value, and in 50 rows.
+    static let overToolLimit = [
+        "SELECT owner_id, substr(printf('%0150000d', 0), 1, 150000) AS wide FROM projects",
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) SELECT substr(printf('%03000d', i), 1, 3000) FROM n",
+    ]
+
     /// Values only bob's rows hold: none may appear in an answer to alice.
     static let bobMarkers = ["BOB-SECRET-PROJECT", "12345", "Bob Ltd", "bob-secret", "\"bob\""]
 
@@ -174,6 +180,7 @@ enum ScopingAttacks {
             description: Runs a write chosen by the caller.
             writes: true
             input_schema: { type: object, properties: { sql: { type: string }, params: { type: array } }, required: [sql] }
+            limits: { max_result_chars: 100000000 }
           - name: capped_sql
             handler: sql.run
             description: Runs a query with a small row cap and a short time limit.
@@ -285,6 +292,16 @@ final class SQLiteScopingTests {
         }
         meanwhile.cancel()
         #expect(try await meanwhile.value > 0)
+    }
+
+    @Test("a result over the tool's max_result_chars stops while it is read, with the tool's limit in the message")
+    func toolResultLimit() async throws {
+        // read_sql keeps the default limit, 100,000 characters: 60,000 rows of 2 would pass the
+        // row cap's 50 only in size, so one wide row and many narrow ones are both refused.
+        for sql in ScopingAttacks.overToolLimit {
+            let attack = ScopingAttacks.Attack(name: sql, sql: sql, expect: .refused("over this tool's limit of 100000 characters"))
+            _ = try await ScopingAttacks.run(attack, on: host.servingCatalog)
+        }
     }
 
     @Test("a runaway query stops at its time limit, rows stop at the cap")

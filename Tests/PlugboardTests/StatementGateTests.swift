@@ -1,3 +1,4 @@
+import PlugboardContracts
 import Testing
 
 @testable import PlugboardData
@@ -59,7 +60,7 @@ struct StatementGateTests {
     func positionedMessages() {
         let prefix = PostgresScopedData.cappedPrefix.unicodeScalars.count
         func message(_ server: String, _ body: Substring, near token: String?) -> String {
-            let sent = PostgresScopedData.capped(body, rows: 51)
+            let sent = PostgresScopedData.capped(body, rows: 51, budget: QueryScope.hostResultBytes)
             let position = token.flatMap { sent.range(of: $0) }.map { sent.unicodeScalars.distance(from: sent.unicodeScalars.startIndex, to: $0.lowerBound) + 1 }
             return PostgresErrorText.plugin(server, position: position.map(String.init), statement: body, offset: prefix)
         }

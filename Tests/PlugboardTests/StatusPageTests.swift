@@ -126,7 +126,7 @@ struct StatusPageTests {
         let remote = ["X-Forwarded-For": "203.0.113.9"]
         #expect(try await HTTP.send("GET", url, headers: remote).status == 401)
         #expect(try await HTTP.send("GET", url, headers: remote.merging(["Authorization": "Bearer \(token)"]) { $1 }).status == 403)
-        let admin = try await server.apiToken(scopes: ["mcp", ScopePolicy.admin], user: "root")
+        let admin = try await server.apiToken(scopes: [ScopePolicy.admin], user: "root")
         #expect(try await HTTP.send("GET", url, headers: remote.merging(["Authorization": "Bearer \(admin)"]) { $1 }).status == 200)
     }
 

@@ -215,7 +215,7 @@ public final class PostgresScopedData: DataService, DataReadiness {
         } catch let refusal as QueryRefusal {
             return .failure(PB_TOOL_ERROR, refusal.message)
         } catch let error as PSQLError {
-            return .failure(PB_TOOL_ERROR, Self.message(for: error, timeout: scope.timeout, statement: statement))
+            return .failure(PB_TOOL_ERROR, Self.message(for: error, scope: scope, statement: statement))
         } catch {
             logger.error("scoped query failed: \(String(reflecting: error))")
             return .failure(PB_INTERNAL_ERROR, "the query failed")
@@ -285,7 +285,7 @@ public final class PostgresScopedData: DataService, DataReadiness {
                 logger.warning("ROLLBACK after a plugin read failed: \(PostgresErrorText.describe(error))")
             }
         }
-        let sql = Self.capped(statement.body, rows: scope.maxRows + 1)
+        let sql = Self.capped(statement.body, rows: scope.maxRows + 1, budget: scope.maxResultBytes)
         let key = PreparedReads.Key(plugin: scope.plugin, sql: sql, types: types)
         var rows: [PostgresRow] = []
         // Rows are counted as they arrive: past the budget the rest is not read (the database
@@ -293,7 +293,7 @@ public final class PostgresScopedData: DataService, DataReadiness {
         var size = 0
         func add(_ row: PostgresRow) -> Bool {
             size += Self.size(of: row)
-            guard size <= ResultBudget.bytes else { return false }
+            guard size <= scope.maxResultBytes else { return false }
             rows.append(row)
             return true
         }
@@ -317,11 +317,11 @@ public final class PostgresScopedData: DataService, DataReadiness {
         } else {
             let stream: PostgresRowSequence = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
             for try await row in stream where !add(row) { break }
-            if size <= ResultBudget.bytes, reads.succeeded(key) {
+            if size <= scope.maxResultBytes, reads.succeeded(key) {
                 logger.notice("\(reads.capacity) distinct plugin reads are prepared statements; further ones run unprepared (slower)")
             }
         }
-        guard size <= ResultBudget.bytes else { throw ResultBudget.tooLarge() }
+        guard size <= scope.maxResultBytes else { throw ResultBudget.tooLarge(scope.maxResultBytes) }
         return try Self.collect(rows, limit: scope.maxRows)
     }
 
@@ -361,8 +361,8 @@ public final class PostgresScopedData: DataService, DataReadiness {
                 throw QueryRefusal("only SELECT, INSERT, UPDATE and DELETE statements are allowed")
             }
             // Already in memory: the budget only keeps the answer from growing it further.
-            guard outcome.rows.prefix(scope.maxRows).reduce(0, { $0 + Self.size(of: $1) }) <= ResultBudget.bytes else {
-                throw ResultBudget.tooLarge()
+            guard outcome.rows.prefix(scope.maxRows).reduce(0, { $0 + Self.size(of: $1) }) <= scope.maxResultBytes else {
+                throw ResultBudget.tooLarge(scope.maxResultBytes)
             }
             var result = try Self.collect(outcome.rows, limit: scope.maxRows)
             result.rowsAffected = outcome.metadata.rows
@@ -384,7 +384,7 @@ public final class PostgresScopedData: DataService, DataReadiness {
     /// it. Only the rows within the cap are measured (the cap's subquery is never flattened into
     /// the plugin's statement, having a LIMIT); a value stored compressed counts at its
     /// compressed size there, and in full once it arrives.
-    static func capped(_ sql: Substring, rows: Int, budget: Int = ResultBudget.bytes) -> String {
+    static func capped(_ sql: Substring, rows: Int, budget: Int) -> String {
         cappedPrefix + sql + "\n) AS pb_rows LIMIT \(rows)) AS pb_capped WHERE (CASE WHEN pg_catalog.pg_column_size(pb_capped.*) > \(budget) "
             + "THEN (\(tooLargeMarker) || pg_catalog.pg_column_size(pb_capped.*))::int END) IS NULL"
     }
@@ -462,7 +462,8 @@ public final class PostgresScopedData: DataService, DataReadiness {
     /// What a plugin may be told: SQLSTATE classes with fixed text, and PostgreSQL's own message
     /// only where it quotes nothing but the plugin's statement (cut to the plugin's own text where
     /// it quotes the statement sent). Never DETAIL, HINT or constraint names.
-    static func message(for error: PSQLError, timeout: Duration, statement: StatementGate.Statement) -> String {
+    static func message(for error: PSQLError, scope: QueryScope, statement: StatementGate.Statement) -> String {
+        let timeout = scope.timeout
         let state = error.serverInfo?[.sqlState] ?? ""
         let server = error.serverInfo?[.message] ?? ""
         /// PostgreSQL's message, unless it names the host's own objects (the cap's alias, plugin
@@ -480,7 +481,7 @@ public final class PostgresScopedData: DataService, DataReadiness {
             return foreign ? "the query failed (SQLSTATE \(state))" : message
         }
         if state == "22P02", server.contains("pb_result_too_large"), !statement.original.contains("pb_result_too_large") {
-            return ResultBudget.tooLarge().message
+            return ResultBudget.tooLarge(scope.maxResultBytes).message
         }
         switch state {
         case "57014": return "the query took longer than its \(Int(timeout.timeInterval * 1000)) ms time limit"

@@ -46,7 +46,7 @@ final class SQLiteScopedConnection: @unchecked Sendable {
     /// under the real-side authorizer, with a timeout and a row cap.
     func run(
         _ sql: [UInt8], slots: [Int], parameters: [JSONValue], owner: String, plugin: SQLiteLayout.Plugin, internalTriggers: Set<String>,
-        writes: Bool, maxRows: Int, timeout: Duration, budget: Int = ResultBudget.bytes
+        writes: Bool, maxRows: Int, timeout: Duration, budget: Int
     ) throws(QueryRefusal) -> QueryRows {
         do {
             try connection.execute(writes ? "BEGIN IMMEDIATE" : "BEGIN")

@@ -93,7 +93,7 @@ public final class SQLiteScopedData: DataService, DataReadiness {
                     return Result { () throws(QueryRefusal) in
                         try connection.run(
                             sql, slots: slots, parameters: parsed.parameters, owner: owner, plugin: plugin, internalTriggers: internalTriggers,
-                            writes: scope.writes, maxRows: scope.maxRows, timeout: scope.timeout)
+                            writes: scope.writes, maxRows: scope.maxRows, timeout: scope.timeout, budget: scope.maxResultBytes)
                     }
                 }
             }.get()

@@ -175,7 +175,9 @@ public final class Catalog: MCPCatalog {
                 input: input,
                 owner: context.caller.owner,
                 timeout: .milliseconds(limits.timeoutMilliseconds),
-                scope: QueryScope(plugin: tool.plugin, writes: tool.manifest.writes, maxRows: limits.maxRows, timeout: .milliseconds(limits.timeoutMilliseconds)),
+                scope: QueryScope(
+                    plugin: tool.plugin, writes: tool.manifest.writes, maxRows: limits.maxRows, timeout: .milliseconds(limits.timeoutMilliseconds),
+                    maxResultBytes: limits.maxResultCharacters),
                 progress: context.progress,
                 cancellation: context.cancellation,
                 meter: meter
@@ -236,7 +238,9 @@ public final class Catalog: MCPCatalog {
     /// What resource and prompt handlers may query: read-only, default limits.
     static func readScope(_ plugin: String) -> QueryScope {
         let limits = ToolLimits.defaults
-        return QueryScope(plugin: plugin, writes: false, maxRows: limits.maxRows, timeout: .milliseconds(limits.timeoutMilliseconds))
+        return QueryScope(
+            plugin: plugin, writes: false, maxRows: limits.maxRows, timeout: .milliseconds(limits.timeoutMilliseconds),
+            maxResultBytes: limits.maxResultCharacters)
     }
 
     static func errorResult(_ message: String) -> JSONValue {
