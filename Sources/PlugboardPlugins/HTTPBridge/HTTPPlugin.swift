@@ -56,10 +56,20 @@ final class HTTPPlugin: PluginTransport {
             return .completed(status: -1, bytes: Array("cannot mint the bridge token for plugin '\(plugin)': \(error)".utf8))
         }
         let maxBytes = min(tool.limits.maxResultCharacters * 4 + 65_536, 64 << 20)
-        let (client, timeout, template, logger) = (Self.client, call.timeout, tool.request, logger)
+        let (timeout, template, logger) = (call.timeout, tool.request, logger)
+        let exchange = Task { await Self.exchange(request, template: template, timeout: timeout, maxBytes: maxBytes, logger: logger) }
+        // notifications/cancelled or a closed stream ends the request upstream too.
+        call.cancellation?.onCancel { exchange.cancel() }
+        return await withTaskCancellationHandler { await exchange.value } onCancel: { exchange.cancel() }
+    }
+
+    /// Sends the request and maps the answer, within one deadline for the whole exchange:
+    /// AsyncHTTPClient's own ends with the response head, and an upstream trickling its body must
+    /// not hold the call past timeout_ms.
+    private static func exchange(
+        _ request: HTTPClientRequest, template: HTTPRequestTemplate, timeout: Duration, maxBytes: Int, logger: Logger
+    ) async -> PluginOutcome {
         let path = template.path
-        // One deadline for the whole exchange: AsyncHTTPClient's own ends with the response head,
-        // and an upstream trickling its body must not hold the call past timeout_ms.
         return await withTaskGroup(of: PluginOutcome?.self) { group in
             group.addTask {
                 do {
@@ -75,8 +85,7 @@ final class HTTPPlugin: PluginTransport {
                     }
                 } catch is CancellationError {
                     return nil
-                } catch let error as NIOTooManyBytesError {
-                    _ = error
+                } catch is NIOTooManyBytesError {
                     return .completed(status: PB_TOOL_ERROR, bytes: Array("The upstream API's answer is larger than \(maxBytes) bytes. Ask for less.".utf8))
                 } catch let error as HTTPClientError where error == .deadlineExceeded {
                     // The client's deadline is the same timeout_ms, and may fire first.
