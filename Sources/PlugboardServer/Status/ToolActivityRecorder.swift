@@ -92,30 +92,35 @@ final class ToolActivityRecorder: Sendable {
     /// Every tracked tool with calls in the window, by name, oldest minute first.
     func snapshot() -> ToolActivitySnapshot {
         let now = minuteNow()
-        let (tools, untracked) = state.withLock { ($0.tools, $0.untrackedCalls) }
-        let activity = tools.compactMap { name, series -> ToolActivity? in
-            var perMinute: [ToolActivity.Minute] = []
-            var window = [Int](repeating: 0, count: Self.bins)
-            for minute in (now - Int64(minutes) + 1)...now {
-                let slot = Int(((minute % Int64(minutes)) + Int64(minutes)) % Int64(minutes))
-                guard series.minute[slot] == minute else {
-                    perMinute.append(.init(minute: minute, calls: 0, errors: 0, p50: nil, p99: nil))
-                    continue
-                }
-                let bins = (0..<Self.bins).map { Int(series.histogram[slot * Self.bins + $0]) }
-                for (index, count) in bins.enumerated() { window[index] += count }
-                perMinute.append(
-                    .init(
-                        minute: minute, calls: Int(series.calls[slot]), errors: Int(series.errors[slot]), p50: Self.percentile(0.5, of: bins),
-                        p99: Self.percentile(0.99, of: bins)))
-            }
-            let calls = perMinute.reduce(0) { $0 + $1.calls }
-            guard calls > 0 else { return nil }
-            return ToolActivity(
-                tool: name, minutes: perMinute, calls: calls, errors: perMinute.reduce(0) { $0 + $1.errors },
-                p50: Self.percentile(0.5, of: window), p99: Self.percentile(0.99, of: window))
+        // Read under the lock rather than copied out: a copy would share the arrays' storage, and
+        // the next call of each tool would then pay for copying them.
+        let (activity, untracked) = state.withLock { state in
+            (state.tools.compactMap { Self.activity($0.key, $0.value, now: now, minutes: minutes) }, state.untrackedCalls)
         }
         return ToolActivitySnapshot(minutes: minutes, tools: activity.sorted { $0.tool < $1.tool }, untrackedCalls: untracked)
+    }
+
+    private static func activity(_ name: String, _ series: Series, now: Int64, minutes: Int) -> ToolActivity? {
+        var perMinute: [ToolActivity.Minute] = []
+        var window = [Int](repeating: 0, count: Self.bins)
+        for minute in (now - Int64(minutes) + 1)...now {
+            let slot = Int(((minute % Int64(minutes)) + Int64(minutes)) % Int64(minutes))
+            guard series.minute[slot] == minute else {
+                perMinute.append(.init(minute: minute, calls: 0, errors: 0, p50: nil, p99: nil))
+                continue
+            }
+            let bins = (0..<Self.bins).map { Int(series.histogram[slot * Self.bins + $0]) }
+            for (index, count) in bins.enumerated() { window[index] += count }
+            perMinute.append(
+                .init(
+                    minute: minute, calls: Int(series.calls[slot]), errors: Int(series.errors[slot]), p50: Self.percentile(0.5, of: bins),
+                    p99: Self.percentile(0.99, of: bins)))
+        }
+        let calls = perMinute.reduce(0) { $0 + $1.calls }
+        guard calls > 0 else { return nil }
+        return ToolActivity(
+            tool: name, minutes: perMinute, calls: calls, errors: perMinute.reduce(0) { $0 + $1.errors },
+            p50: Self.percentile(0.5, of: window), p99: Self.percentile(0.99, of: window))
     }
 
     /// The upper bound of the bin holding the `quantile`th duration; nil without calls.
