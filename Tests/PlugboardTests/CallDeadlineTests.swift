@@ -80,4 +80,29 @@ struct CallDeadlineTests {
         #expect(outcomes.ended.withLock { $0[early]?.0 } == .completed(status: 0, bytes: []))
         #expect(outcomes.ended.withLock { $0[later]?.0 } == .timedOut)
     }
+
+    @Test("deadlines of calls that ended do not pile up, and a pending one still fires")
+    func endedDeadlinesDropped() async {
+        let registry = CallRegistry(logger: TestSupport.logger)
+        let instance = registry.makeInstance(plugin: "p")
+        let outcomes = Outcomes()
+        let pending = registry.makeID()
+        start(pending, in: registry, instance: instance, deadline: .now + .milliseconds(500), outcomes: outcomes)
+        #expect(await eventually { registry.isInFlight(pending, for: instance) })
+        // Calls that complete at once, each leaving an hour-long deadline behind.
+        for _ in 0..<20_000 {
+            let id = registry.makeID()
+            _ = await withCheckedContinuation { continuation in
+                registry.register(
+                    id,
+                    CallRegistry.Entry(
+                        instance: instance, owner: "o", scope: QueryScope(plugin: instance.plugin, writes: false, maxRows: 1, timeout: .seconds(1)),
+                        meter: nil, continuation: continuation, progress: nil, deadline: .now + .seconds(3_600), cancelPlugin: {}))
+                registry.complete(id, status: 0, bytes: [], from: instance)
+            }
+        }
+        #expect(registry.scheduledDeadlines <= 2 * DeadlineQueue.minimumCompaction, "\(registry.scheduledDeadlines) deadlines held")
+        #expect(await eventually { outcomes.ended.withLock { $0[pending] != nil } })
+        #expect(outcomes.ended.withLock { $0[pending]?.0 } == .timedOut)
+    }
 }

@@ -40,7 +40,9 @@ final class CallRegistry: Sendable {
         self.logger = logger
         // Weak: the queue's timer may outlive the registry by the longest pending deadline.
         let registry = WeakRegistry()
-        deadlines = DeadlineQueue { id, deadline in registry.value?.expire(id, deadline: deadline) }
+        deadlines = DeadlineQueue(
+            pending: { registry.value?.pendingIDs() ?? [] },
+            fire: { id, deadline in registry.value?.expire(id, deadline: deadline) })
         registry.value = self
     }
 
@@ -139,6 +141,13 @@ final class CallRegistry: Sendable {
         logger.error(
             "plugin \(action) a call it was not given (it belongs to plugin '\(owner.plugin)'); refused",
             metadata: ["plugin": "\(caller.plugin)", "call": "\(id)"])
+    }
+
+    /// Deadlines the queue holds, including those of calls that have ended.
+    var scheduledDeadlines: Int { deadlines.count }
+
+    private func pendingIDs() -> Set<UInt64> {
+        entries.withLock { Set($0.keys) }
     }
 
     /// Times a call out, if it is still the call that was registered with `deadline` (a call
