@@ -73,6 +73,27 @@ struct HTTPPluginManifestTests {
         #expect(error?.plugin == "projects_api")
     }
 
+    @Test("paginate: GET only, without response, with items and next pointers")
+    func paginate() throws {
+        let paged = Self.valid.replacingOccurrences(of: "      response: { pointer: /data }", with: "      paginate: { items: /results }")
+        #expect(try parse(paged).tools[0].request?.pagination == .init(items: "/results", next: "/next"))
+        let both = Self.valid.replacingOccurrences(of: "      response: { pointer: /data }", with: "      response: { pointer: /data }\n      paginate: {}")
+        #expect(throws: PluginRefusal.self) { try parse(both) }
+        let post = Self.valid.replacingOccurrences(of: "      body:", with: "      paginate: {}\n      body:")
+        let error = #expect(throws: PluginRefusal.self) { try parse(post) }
+        #expect(error?.reason.contains("only GET requests are paginated") == true)
+    }
+
+    @Test("a next link is followed only to the base URL's origin", arguments: [
+        ("http://127.0.0.1:8000/api/projects/?page=2", "http://127.0.0.1:8000"),
+        ("HTTP://API.example.com/x", "http://api.example.com"),
+        ("http://127.0.0.1:8000@evil.example/x", "http://127.0.0.1:8000@evil.example"),
+    ])
+    func origin(url: String, origin: String) {
+        #expect(HTTPPlugin.origin(of: url) == origin)
+        #expect(HTTPPlugin.origin(of: url) != "http://127.0.0.1:8000" || origin == "http://127.0.0.1:8000")
+    }
+
     @Test("a library plugin may not have http parts")
     func libraryPluginRefusesRequest() {
         let error = #expect(throws: PluginRefusal.self) {

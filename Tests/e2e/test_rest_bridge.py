@@ -53,6 +53,15 @@ PROJECT_TOOLS = """
       method: POST
       path: /projects/
       body: { name: "{name}", budget: "{budget}" }
+  - name: all_projects
+    description: Every one of the caller's projects, page after page.
+    input_schema: { type: object, properties: {} }
+    request: { path: /paged-projects/, paginate: { items: /results, next: /next } }
+  - name: first_two_projects
+    description: The caller's first two projects.
+    input_schema: { type: object, properties: {} }
+    request: { path: /paged-projects/, paginate: { items: /results, next: /next } }
+    limits: { max_rows: 2 }
 """
 GET_PROJECT_TOOL = """
   - name: get_project
@@ -201,6 +210,17 @@ def test_each_user_sees_only_their_own_projects(bridge):
     bob = bridge.call("bob", "list_projects")["structuredContent"]["result"]
     assert [(p["name"], p["owner"]) for p in alice] == [("Apollo", "alice")]
     assert [(p["name"], p["owner"]) for p in bob] == [("Borealis", "bob")]
+
+
+def test_pages_are_followed_up_to_max_rows(bridge):
+    for name in ("Bellatrix", "Castor"):
+        assert not bridge.call("alice", "create_project", {"name": name}).get("isError")
+    names = ["Apollo", "Bellatrix", "Castor"]
+    every = bridge.call("alice", "all_projects")["structuredContent"]
+    assert ([p["name"] for p in every["items"]], every["truncated"]) == (names, False), every
+    two = bridge.call("alice", "first_two_projects")["structuredContent"]
+    assert ([p["name"] for p in two["items"]], two["truncated"]) == (names[:2], True), two
+    assert [p["name"] for p in bridge.call("bob", "all_projects")["structuredContent"]["items"]] == ["Borealis"]
 
 
 def test_an_upstream_400_is_a_tool_error_with_the_field_errors(bridge):

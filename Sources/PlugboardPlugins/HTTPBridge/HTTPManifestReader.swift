@@ -33,7 +33,7 @@ enum HTTPManifestReader {
     /// A tool's `request:`; every placeholder must name a property of the input schema, and a
     /// path placeholder a required one (an absent path argument would address another resource).
     static func request(_ node: YAMLNode, tool: String, inputSchema: JSONSchema) throws(YAMLProblem) -> HTTPRequestTemplate {
-        let keys = try node.mapping(allowed: ["method", "path", "query", "body", "headers", "response"])
+        let keys = try node.mapping(allowed: ["method", "path", "query", "body", "headers", "response", "paginate"])
         let properties = Set(inputSchema.document["properties"]?.objectValue?.keys ?? [])
         let required = Set((inputSchema.document["required"]?.arrayValue ?? []).compactMap(\.stringValue))
         func check(_ text: String, at node: YAMLNode, requiring: Bool) throws(YAMLProblem) {
@@ -105,7 +105,22 @@ enum HTTPManifestReader {
                 }
             }
         }
-        return HTTPRequestTemplate(method: method, path: path, query: query, body: body, headers: headers, responsePointer: pointer)
+        var pagination: HTTPRequestTemplate.Pagination?
+        if let paginateNode = keys["paginate"] {
+            guard method == "GET" else { throw paginateNode.error("tool '\(tool)': only GET requests are paginated") }
+            guard keys["response"] == nil else {
+                throw paginateNode.error("tool '\(tool)': 'paginate' picks the items itself (its 'items' pointer); remove 'response'")
+            }
+            let fields = try paginateNode.mapping(allowed: ["items", "next"])
+            let items = try fields["items"]?.string() ?? "/results"
+            let next = try fields["next"]?.string() ?? "/next"
+            for (value, at) in [(items, fields["items"]), (next, fields["next"])] where !value.hasPrefix("/") {
+                throw (at ?? paginateNode).error("tool '\(tool)': '\(value)' is not a JSON Pointer such as /results")
+            }
+            pagination = .init(items: items, next: next)
+        }
+        return HTTPRequestTemplate(
+            method: method, path: path, query: query, body: body, headers: headers, responsePointer: pointer, pagination: pagination)
     }
 
     private static func pairs(_ node: YAMLNode) throws(YAMLProblem) -> [(String, YAMLNode)] {

@@ -57,7 +57,10 @@ final class HTTPPlugin: PluginTransport {
         }
         let maxBytes = min(tool.limits.maxResultCharacters * 4 + 65_536, 64 << 20)
         let (timeout, template, logger) = (call.timeout, tool.request, logger)
-        let exchange = Task { await Self.exchange(request, template: template, timeout: timeout, maxBytes: maxBytes, logger: logger) }
+        let (maxRows, origin) = (tool.limits.maxRows, Self.origin(of: settings.baseURL))
+        let exchange = Task {
+            await Self.exchange(request, template: template, timeout: timeout, maxBytes: maxBytes, maxRows: maxRows, origin: origin, logger: logger)
+        }
         // notifications/cancelled or a closed stream ends the request upstream too.
         call.cancellation?.onCancel { exchange.cancel() }
         return await withTaskCancellationHandler { await exchange.value } onCancel: { exchange.cancel() }
@@ -67,18 +70,18 @@ final class HTTPPlugin: PluginTransport {
     /// AsyncHTTPClient's own ends with the response head, and an upstream trickling its body must
     /// not hold the call past timeout_ms.
     private static func exchange(
-        _ request: HTTPClientRequest, template: HTTPRequestTemplate, timeout: Duration, maxBytes: Int, logger: Logger
+        _ request: HTTPClientRequest, template: HTTPRequestTemplate, timeout: Duration, maxBytes: Int, maxRows: Int, origin: String, logger: Logger
     ) async -> PluginOutcome {
         let path = template.path
         return await withTaskGroup(of: PluginOutcome?.self) { group in
             group.addTask {
                 do {
-                    let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
-                    var collected = try await response.body.collect(upTo: maxBytes)
-                    let bytes = collected.readBytes(length: collected.readableBytes) ?? []
-                    let mapped = UpstreamReply.map(
-                        status: Int(response.status.code), body: bytes, retryAfter: response.headers.first(name: "Retry-After"),
-                        pointer: template.responsePointer, method: template.method, path: path)
+                    let mapped =
+                        if let pagination = template.pagination {
+                            try await pages(request, pagination: pagination, template: template, timeout: timeout, maxBytes: maxBytes, maxRows: maxRows, origin: origin)
+                        } else {
+                            try await send(request, pointer: template.responsePointer, template: template, timeout: timeout, maxBytes: maxBytes).mapped
+                        }
                     switch mapped {
                     case .result(let result): return .completed(status: PB_OK, bytes: result.jsonBytes)
                     case .toolError(let message): return .completed(status: PB_TOOL_ERROR, bytes: Array(message.utf8))
@@ -104,6 +107,55 @@ final class HTTPPlugin: PluginTransport {
             let first = await group.next() ?? nil
             return first ?? .cancelled
         }
+    }
+
+    private static func send(
+        _ request: HTTPClientRequest, pointer: String, template: HTTPRequestTemplate, timeout: Duration, maxBytes: Int
+    ) async throws -> (mapped: UpstreamReply.Mapped, json: JSONValue?) {
+        let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
+        var collected = try await response.body.collect(upTo: maxBytes)
+        let bytes = collected.readBytes(length: collected.readableBytes) ?? []
+        let mapped = UpstreamReply.map(
+            status: Int(response.status.code), body: bytes, retryAfter: response.headers.first(name: "Retry-After"),
+            pointer: pointer, method: template.method, path: template.path)
+        return (mapped, (200..<300).contains(Int(response.status.code)) ? try? JSONValue(parsing: bytes) : nil)
+    }
+
+    /// Follows `next` links, gathering items until the list ends or `maxRows` are reached. A link
+    /// to another origin is not followed: the bridge token is for this upstream only.
+    private static func pages(
+        _ first: HTTPClientRequest, pagination: HTTPRequestTemplate.Pagination, template: HTTPRequestTemplate, timeout: Duration, maxBytes: Int,
+        maxRows: Int, origin: String
+    ) async throws -> UpstreamReply.Mapped {
+        var items: [JSONValue] = []
+        var request = first
+        while true {
+            let (mapped, json) = try await send(request, pointer: pagination.items, template: template, timeout: timeout, maxBytes: maxBytes)
+            guard case .result = mapped, let json else { return mapped }
+            guard let page = UpstreamReply.resolve(pagination.items, in: json)?.arrayValue else {
+                return .toolError("The upstream API's page has no list at \(pagination.items) (the tool's paginate.items); the manifest may be out of date.")
+            }
+            items += page
+            let next = UpstreamReply.resolve(pagination.next, in: json)?.stringValue
+            if items.count >= maxRows || next == nil {
+                let truncated = items.count > maxRows || (items.count == maxRows && next != nil)
+                return .result(UpstreamReply.structured(["items": .array(Array(items.prefix(maxRows))), "truncated": .bool(truncated)]))
+            }
+            guard let next, Self.origin(of: next) == origin else {
+                return .toolError("The upstream API's next page is at another origin (\(next ?? "")); it is not followed, so the bridge token stays with \(origin).")
+            }
+            var following = HTTPClientRequest(url: next)
+            following.headers = first.headers
+            request = following
+        }
+    }
+
+    /// `scheme://host[:port]`, lowercased, of a URL.
+    static func origin(of url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return "" }
+        let rest = url[schemeEnd.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        return (url[..<schemeEnd.lowerBound] + "://" + authority).lowercased()
     }
 
     /// The request for `tool`, with the caller's identity as a freshly minted token.

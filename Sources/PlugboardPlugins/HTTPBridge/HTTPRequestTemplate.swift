@@ -31,6 +31,14 @@ public struct HTTPRequestTemplate: Sendable {
     public var headers: [Parameter]
     /// RFC 6901 pointer into the JSON response; empty for the whole body.
     public var responsePointer: String
+    /// Set when the answer is a page of a list: the items are gathered from page after page.
+    public var pagination: Pagination?
+
+    /// Where a page keeps its items and the link to the next page (DRF's `results` and `next`).
+    public struct Pagination: Sendable, Equatable {
+        public var items: String
+        public var next: String
+    }
 }
 
 /// Why a call's arguments cannot make the request: said to the model.

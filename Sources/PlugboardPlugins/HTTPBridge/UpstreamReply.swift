@@ -48,7 +48,7 @@ enum UpstreamReply {
         return .result(structured(["result": picked]))
     }
 
-    private static func structured(_ object: JSONObject) -> JSONValue {
+    static func structured(_ object: JSONObject) -> JSONValue {
         ["content": [["type": "text", "text": .string(JSONValue.object(object).jsonString)]], "structuredContent": .object(object)]
     }
 

@@ -1,4 +1,5 @@
 from rest_framework import serializers, viewsets
+from rest_framework.pagination import PageNumberPagination
 
 from rest_api.projects.models import Project
 
@@ -20,3 +21,13 @@ class ProjectViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         serializer.save(owner=self.request.user.username)
+
+
+class OnePerPage(PageNumberPagination):
+    page_size = 1
+
+
+class PagedProjectViewSet(ProjectViewSet):
+    """The same rows one per page, DRF's {"count", "next", "previous", "results"}."""
+
+    pagination_class = OnePerPage
