@@ -332,7 +332,10 @@ def manifest_scopes() -> set[str]:
     found: set[str] = set()
     for manifest in [*REPO_ROOT.glob("Plugins/*/manifest.yaml"), *(E2E_DIR / "manifests").glob("*.yaml")]:
         for listed in re.findall(r"^\s*scopes:\s*\[([^\]]*)\]", manifest.read_text(), re.M):
-            found |= {scope.strip().strip("'\"") for scope in listed.split(",") if scope.strip()}
+            # A scope is a plain name or `{ name: x, description: ... }`.
+            named = re.findall(r"\{\s*name:\s*([^,}\s]+)", listed)
+            plain = [scope for scope in re.sub(r"\{[^}]*\}", "", listed).split(",") if scope.strip()]
+            found |= {scope.strip().strip("'\"") for scope in named + plain}
     return found
 
 

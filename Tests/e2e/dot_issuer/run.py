@@ -10,18 +10,15 @@ logs go to stderr.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import socketserver
 import sys
-import threading
-import time
 from pathlib import Path
 
 # The project is the package dot_issuer, next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dot_issuer.settings")
+
+import django_runner  # noqa: E402  (needs the path above)
 
 PASSWORDS = {"alice": "alice-Django-1", "bob": "bob-Django-2"}  # created in this order: pk 1 and 2
 
@@ -91,70 +88,23 @@ def create_fixtures() -> dict:
     }
 
 
-def watch_parent() -> None:
-    """Exits when this process is handed to another parent (its own parent died): a test run that
-    is killed leaves no issuer behind."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", required=True, type=Path, help="an empty folder for the database and ready.json")
-    parser.add_argument("--port", type=int, default=0, help="0: any free port")
-    parser.add_argument("--exit-with-parent", action="store_true", help="exit when the process that started this one is gone")
-    arguments = parser.parse_args()
-    if arguments.exit_with_parent:
-        watch_parent()
-    data_dir = arguments.data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["DOT_DATA_DIR"] = str(data_dir)
-
-    import django
-    from django.core.management import call_command
-    from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
-    from django.core.wsgi import get_wsgi_application
-
-    # Bound before anything else, so the port is known (and ours) from here on.
-    server_class = type("ThreadedWSGIServer", (socketserver.ThreadingMixIn, WSGIServer), {"daemon_threads": True})
-    httpd = server_class(("127.0.0.1", arguments.port), WSGIRequestHandler)
-    port = httpd.server_port
-    base_url = f"http://127.0.0.1:{port}"
+def before_setup(base_url: str) -> None:
     os.environ["DOT_ISSUER"] = f"{base_url}/o"
 
-    django.setup()
-    call_command("migrate", interactive=False, verbosity=0)
-    fixtures = create_fixtures()
-    httpd.set_app(get_wsgi_application())
 
-    ready = {
-        "pid": os.getpid(),
-        "port": port,
-        "base_url": base_url,
+def prepare(base_url: str) -> dict:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    return {
         "issuer": os.environ["DOT_ISSUER"],
         "introspection_url": f"{base_url}/o/introspect/",
         "revocation_url": f"{base_url}/o/revoke_token/",
         "token_url": f"{base_url}/o/token/",
         "authorization_url": f"{base_url}/o/authorize/",
         "metadata_url": f"{base_url}/.well-known/oauth-authorization-server/o",
-    } | fixtures
-    temporary = data_dir / ".ready.json.tmp"
-    temporary.write_text(json.dumps(ready, indent=2))
-    os.replace(temporary, data_dir / "ready.json")
-    print(f"DOT issuer serving at {base_url} (issuer {ready['issuer']}); details in {data_dir / 'ready.json'}", file=sys.stderr, flush=True)
-    try:
-        httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        httpd.server_close()
+    } | create_fixtures()
 
 
 if __name__ == "__main__":
-    main()
+    django_runner.serve(__doc__.splitlines()[0], "DOT_DATA_DIR", before_setup, prepare)
